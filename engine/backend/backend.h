@@ -1,0 +1,102 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: engine/backend/backend.h
+// Backend: the short list of operations a MoT forward step is made of. The CPU backend
+// (engine/backend/cpu) is the reference every other backend (CUDA) is tested against.
+// Every activation is f32, row-major, with an explicit row stride (ld*, in elements), so an
+// op can run on a row range or a column slice of a larger buffer. Weights keep their
+// checkpoint dtype (F32, F16 or BF16) and are converted on the fly with f32 accumulation.
+// Pointers are in the backend's memory space (host memory for the CPU backend).
+// Output buffers may alias inputs only where an op says so.
+// Thread rule: one caller at a time (the engine thread); ops may use the backend's threads.
+#ifndef MOT_ENGINE_BACKEND_BACKEND_H_
+#define MOT_ENGINE_BACKEND_BACKEND_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "engine/core/dtype.h"
+#include "engine/kv/kv_layer_view.h"
+
+namespace mot::backend {
+
+// A weight matrix in PyTorch's nn.Linear layout: [rows = out_features, cols = in_features],
+// row-major, contiguous. Also used for embedding tables ([vocab, dim]).
+struct WeightRef {
+  const void* data = nullptr;
+  DType dtype = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+struct AttentionArgs {
+  const float* q = nullptr;  // [rows, n_heads * head_dim], rotary already applied
+  int64_t ldq = 0;
+  int64_t rows = 0;
+  const int32_t* seq = nullptr;  // [rows] sequence slot of each row in `kv`
+  const int32_t* pos = nullptr;  // [rows] position of each row in its sequence
+  kv::KvLayerView kv;            // holds positions 0..pos[r] of seq[r] for every row r
+  int32_t n_heads = 0;
+  int32_t n_kv_heads = 0;  // divides n_heads; query head h reads kv head h / (n_heads / n_kv_heads)
+  int32_t head_dim = 0;
+  float scale = 0;     // usually 1 / sqrt(head_dim)
+  float* out = nullptr;  // [rows, n_heads * head_dim]; must not alias q
+  int64_t ldo = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "cpu-avx512", "cpu-avx2", "cpu-scalar", "cuda", ...: for logs and benchmark tables.
+  virtual std::string_view name() const = 0;
+
+  // y[i, :] = w · x[i, :] for i in [0, m) (y = x wᵀ): x [m, w.cols] (stride ldx),
+  // y [m, w.rows] (stride ldy). When `accumulate`, y += x wᵀ instead. y must not alias x.
+  virtual void Linear(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                      int64_t ldy, bool accumulate) = 0;
+
+  // y[i, :] = x[i, :] / rms(x[i, :]) * weight, rms = sqrt(mean(x²) + eps). y may equal x.
+  virtual void RmsNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx,
+                       const float* weight, float eps, float* y, int64_t ldy) = 0;
+
+  // y[i, :] = (x[i, :] - mean) / sqrt(var + eps) * weight + bias (bias may be null).
+  // y may equal x.
+  virtual void LayerNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx,
+                         const float* weight, const float* bias, float eps, float* y,
+                         int64_t ldy) = 0;
+
+  // Rotary embedding, rotate-half convention, in place on `n_heads` heads of `head_dim`
+  // per row: for i < head_dim/2, angle = pos[r] * theta^(-2i/head_dim),
+  //   (x[i], x[i + half]) <- (x[i] cos - x[i + half] sin, x[i + half] cos + x[i] sin).
+  virtual void Rotary(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                      const int32_t* pos, float theta) = 0;
+
+  // out[i, j] = silu(gate[i, j]) * up[i, j], silu(z) = z / (1 + exp(-z)). out may equal gate.
+  virtual void SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu,
+                      int64_t rows, int64_t n, float* out, int64_t ldo) = 0;
+
+  // y[i, :] = table[ids[i], :] as f32. REQUIRES: 0 <= ids[i] < table.rows.
+  virtual void Embedding(const int32_t* ids, int64_t rows, const WeightRef& table, float* y,
+                         int64_t ldy) = 0;
+
+  // Writes k[i, :] and v[i, :] (each kv_dim wide) to position pos[i] of sequence seq[i].
+  virtual void StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
+                       const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) = 0;
+
+  // Causal attention, global across modalities: row r's query attends to positions
+  // 0..pos[r] of sequence seq[r], whose keys/values (this step's included) are in args.kv.
+  virtual void Attention(const AttentionArgs& args) = 0;
+
+  // dst[i, :] = src[index[i], :] for i in [0, rows), `cols` floats each. dst must not alias src.
+  virtual void GatherRows(const float* src, int64_t lds, const int32_t* index, int64_t rows,
+                          int64_t cols, float* dst, int64_t ldd) = 0;
+
+  // y[i, :] += x[i, :] (residual add).
+  virtual void Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y,
+                   int64_t ldy) = 0;
+};
+
+}  // namespace mot::backend
+
+#endif  // MOT_ENGINE_BACKEND_BACKEND_H_

@@ -1,0 +1,52 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: model_loaders/weight_names.h
+// The native tensor names of a MoT checkpoint, which follow the module names of the public
+// MoT reference code so that its state dict saved as safetensors loads as it is:
+//   tok_embeddings.weight                                          [vocab, dim]
+//   layers.{i}.attention.local_experts_w{q,k,v,o}.{m}.weight       [out, in]
+//   layers.{i}.attention.local_experts_{q,k}_normalization.{m}.weight   [head_dim] (qk_norm)
+//   layers.{i}.attention.local_experts_attention_norm.{m}.weight   [dim]
+//   layers.{i}.feed_forward.local_experts.{m}.w{1,2,3}.weight      [out, in]
+//   layers.{i}.feed_forward.local_experts_ffn_norm.{m}.weight      [dim]
+//   norm.{m}.weight                                                [dim]
+//   output.weight                                                  [vocab, dim] (untied)
+// With norm_type "layer" every norm also has a ".bias" of the weight's shape.
+// The reference has no pre-norm layout; we give its two norms the same names in both
+// layouts: attention_norm is the norm of the attention sublayer (on its input for "pre", on
+// its output for "post_branch"), ffn_norm likewise for the feed-forward sublayer.
+#ifndef MOT_MODEL_LOADERS_WEIGHT_NAMES_H_
+#define MOT_MODEL_LOADERS_WEIGHT_NAMES_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model_loaders/model_config.h"
+
+namespace mot::weight_names {
+
+inline constexpr char kTokEmbeddings[] = "tok_embeddings.weight";
+inline constexpr char kOutput[] = "output.weight";
+
+// proj is one of 'q', 'k', 'v', 'o'.
+std::string AttentionProj(int layer, char proj, int tower);
+// which is 'q' or 'k'; `suffix` is "weight" or "bias".
+std::string QkNorm(int layer, char which, int tower, const char* suffix = "weight");
+std::string AttentionNorm(int layer, int tower, const char* suffix = "weight");
+// w is 1, 2 or 3 (w1 gate, w2 down, w3 up).
+std::string FfnProj(int layer, int w, int tower);
+std::string FfnNorm(int layer, int tower, const char* suffix = "weight");
+std::string FinalNorm(int tower, const char* suffix = "weight");
+
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+// Every tensor a checkpoint of `config` must hold, with its shape, in a stable order.
+std::vector<ExpectedTensor> ExpectedTensors(const MotConfig& config);
+
+}  // namespace mot::weight_names
+
+#endif  // MOT_MODEL_LOADERS_WEIGHT_NAMES_H_
