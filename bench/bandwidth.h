@@ -1,0 +1,24 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: bench/bandwidth.h
+// MeasureReadBandwidthGBs: a STREAM-like read benchmark (every thread of the pool sums its
+// slice of a buffer much larger than the caches); the bound the decode benchmarks compare
+// against. Best of several repetitions, in GB/s (1e9 bytes per second).
+// Thread rule: uses the whole pool; one caller at a time.
+#ifndef MOT_BENCH_BANDWIDTH_H_
+#define MOT_BENCH_BANDWIDTH_H_
+
+#include <cstddef>
+
+#include "engine/core/thread_pool.h"
+
+namespace mot::bench {
+
+// Reads a `bytes`-byte buffer (rounded down to 4 KiB, at least 64 MiB) `repetitions` times
+// over the pool's threads and returns the best read rate in GB/s.
+double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes = size_t{1} << 30,
+                               int repetitions = 7);
+
+}  // namespace mot::bench
+
+#endif  // MOT_BENCH_BANDWIDTH_H_

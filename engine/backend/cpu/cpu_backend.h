@@ -1,0 +1,68 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: engine/backend/cpu/cpu_backend.h
+// CpuBackend: the Backend on host memory. Picks its SIMD level once at construction
+// (cpu_features.h: detected, optionally forced lower by argument or MOT_CPU_ISA) and
+// splits every op over the ThreadPool it is given. Results match the scalar references in
+// reference_ops.h to within f32 rounding (see tests/backend for the tolerances).
+// Linear: m <= kSmallM rows stream each weight row once for all rows (bandwidth bound);
+// larger m uses OpenBLAS sgemm (bf16/f16 weights are converted to f32 in panels).
+// Thread rule: one caller at a time (Backend's rule); the pool must outlive the backend
+// and must not be used by anyone else while an op runs.
+#ifndef MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_
+#define MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/backend/backend.h"
+#include "engine/backend/cpu/cpu_features.h"
+#include "engine/core/thread_pool.h"
+
+namespace mot::backend::cpu {
+
+struct Kernels;
+
+class CpuBackend final : public Backend {
+ public:
+  // Up to this many rows, Linear streams the weights once for all rows (decode path).
+  static constexpr int64_t kSmallM = 8;
+
+  // REQUIRES: pool != nullptr and outlives the backend.
+  explicit CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa = std::nullopt);
+  ~CpuBackend() override;
+
+  IsaLevel isa() const { return isa_; }
+  std::string_view name() const override { return name_; }
+
+  void Linear(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
+              bool accumulate) override;
+  void RmsNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
+               float eps, float* y, int64_t ldy) override;
+  void LayerNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
+                 const float* bias, float eps, float* y, int64_t ldy) override;
+  void Rotary(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+              const int32_t* pos, float theta) override;
+  void SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows, int64_t n,
+              float* out, int64_t ldo) override;
+  void Embedding(const int32_t* ids, int64_t rows, const WeightRef& table, float* y,
+                 int64_t ldy) override;
+  void StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
+               const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) override;
+  void Attention(const AttentionArgs& args) override;
+  void GatherRows(const float* src, int64_t lds, const int32_t* index, int64_t rows, int64_t cols,
+                  float* dst, int64_t ldd) override;
+  void Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y, int64_t ldy) override;
+
+ private:
+  ThreadPool* pool_;
+  IsaLevel isa_;
+  std::string name_;
+};
+
+}  // namespace mot::backend::cpu
+
+#endif  // MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_

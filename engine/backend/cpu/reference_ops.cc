@@ -1,0 +1,166 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+#include "engine/backend/cpu/reference_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace mot::backend::cpu {
+
+float LoadWeight(const void* data, DType t, int64_t i) {
+  switch (t) {
+    case DType::kF32:
+      return static_cast<const float*>(data)[i];
+    case DType::kBF16:
+      return BF16ToF32(static_cast<const uint16_t*>(data)[i]);
+    case DType::kF16:
+      return F16ToF32(static_cast<const uint16_t*>(data)[i]);
+  }
+  return 0.0f;
+}
+
+void LinearRef(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
+               bool accumulate) {
+  for (int64_t i = 0; i < m; ++i) {
+    const float* xi = x + i * ldx;
+    float* yi = y + i * ldy;
+    for (int64_t o = 0; o < w.rows; ++o) {
+      double acc = 0.0;
+      const int64_t base = o * w.cols;
+      for (int64_t k = 0; k < w.cols; ++k) {
+        acc += static_cast<double>(xi[k]) * LoadWeight(w.data, w.dtype, base + k);
+      }
+      yi[o] = accumulate ? static_cast<float>(yi[o] + acc) : static_cast<float>(acc);
+    }
+  }
+}
+
+void RmsNormRef(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
+                float eps, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * ldx;
+    float* yr = y + r * ldy;
+    double ss = 0.0;
+    for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const double inv = 1.0 / std::sqrt(ss / static_cast<double>(dim) + eps);
+    for (int64_t i = 0; i < dim; ++i) yr[i] = static_cast<float>(xr[i] * inv * weight[i]);
+  }
+}
+
+void LayerNormRef(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
+                  const float* bias, float eps, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * ldx;
+    float* yr = y + r * ldy;
+    double sum = 0.0;
+    for (int64_t i = 0; i < dim; ++i) sum += xr[i];
+    const double mean = sum / static_cast<double>(dim);
+    double var = 0.0;
+    for (int64_t i = 0; i < dim; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    const double inv = 1.0 / std::sqrt(var / static_cast<double>(dim) + eps);
+    for (int64_t i = 0; i < dim; ++i) {
+      const double v = (xr[i] - mean) * inv * weight[i] + (bias != nullptr ? bias[i] : 0.0);
+      yr[i] = static_cast<float>(v);
+    }
+  }
+}
+
+void RotaryRef(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+               const int32_t* pos, float theta) {
+  const int32_t half = head_dim / 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int32_t h = 0; h < n_heads; ++h) {
+      float* xh = x + r * ldx + static_cast<int64_t>(h) * head_dim;
+      for (int32_t i = 0; i < half; ++i) {
+        const double inv_freq =
+            std::pow(static_cast<double>(theta), -2.0 * i / static_cast<double>(head_dim));
+        const double angle = static_cast<double>(pos[r]) * inv_freq;
+        const double c = std::cos(angle);
+        const double s = std::sin(angle);
+        const double a = xh[i];
+        const double b = xh[i + half];
+        xh[i] = static_cast<float>(a * c - b * s);
+        xh[i + half] = static_cast<float>(b * c + a * s);
+      }
+    }
+  }
+}
+
+void SwiGluRef(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows,
+               int64_t n, float* out, int64_t ldo) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < n; ++j) {
+      const double g = gate[r * ldg + j];
+      const double u = up[r * ldu + j];
+      out[r * ldo + j] = static_cast<float>(g / (1.0 + std::exp(-g)) * u);
+    }
+  }
+}
+
+void EmbeddingRef(const int32_t* ids, int64_t rows, const WeightRef& table, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t base = static_cast<int64_t>(ids[r]) * table.cols;
+    for (int64_t j = 0; j < table.cols; ++j) {
+      y[r * ldy + j] = LoadWeight(table.data, table.dtype, base + j);
+    }
+  }
+}
+
+void StoreKvRef(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
+                const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) {
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(kv.KeyAt(seq[r], pos[r]), k + r * ldk, static_cast<size_t>(kv.kv_dim) * 4);
+    std::memcpy(kv.ValueAt(seq[r], pos[r]), v + r * ldv, static_cast<size_t>(kv.kv_dim) * 4);
+  }
+}
+
+void AttentionRef(const AttentionArgs& a) {
+  const int32_t group = a.n_heads / a.n_kv_heads;
+  std::vector<double> scores;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const int32_t n_pos = a.pos[r] + 1;
+    scores.resize(static_cast<size_t>(n_pos));
+    for (int32_t h = 0; h < a.n_heads; ++h) {
+      const float* q = a.q + r * a.ldq + static_cast<int64_t>(h) * a.head_dim;
+      const int64_t kv_off = static_cast<int64_t>(h / group) * a.head_dim;
+      double max_score = -INFINITY;
+      for (int32_t p = 0; p < n_pos; ++p) {
+        const float* key = a.kv.KeyAt(a.seq[r], p) + kv_off;
+        double dot = 0.0;
+        for (int32_t d = 0; d < a.head_dim; ++d) dot += static_cast<double>(q[d]) * key[d];
+        scores[static_cast<size_t>(p)] = dot * a.scale;
+        max_score = std::max(max_score, dot * a.scale);
+      }
+      double denom = 0.0;
+      for (int32_t p = 0; p < n_pos; ++p) {
+        scores[static_cast<size_t>(p)] = std::exp(scores[static_cast<size_t>(p)] - max_score);
+        denom += scores[static_cast<size_t>(p)];
+      }
+      float* out = a.out + r * a.ldo + static_cast<int64_t>(h) * a.head_dim;
+      for (int32_t d = 0; d < a.head_dim; ++d) {
+        double acc = 0.0;
+        for (int32_t p = 0; p < n_pos; ++p) {
+          acc += scores[static_cast<size_t>(p)] * a.kv.ValueAt(a.seq[r], p)[kv_off + d];
+        }
+        out[d] = static_cast<float>(acc / denom);
+      }
+    }
+  }
+}
+
+void GatherRowsRef(const float* src, int64_t lds, const int32_t* index, int64_t rows, int64_t cols,
+                   float* dst, int64_t ldd) {
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(dst + r * ldd, src + static_cast<int64_t>(index[r]) * lds,
+                static_cast<size_t>(cols) * 4);
+  }
+}
+
+void AddRef(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < cols; ++j) y[r * ldy + j] += x[r * ldx + j];
+  }
+}
+
+}  // namespace mot::backend::cpu
