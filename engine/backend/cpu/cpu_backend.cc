@@ -1,49 +1,172 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 #include "engine/backend/cpu/cpu_backend.h"
 
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "engine/backend/cpu/cpu_kernels.h"
 #include "engine/backend/cpu/reference_ops.h"
 
 namespace mot::backend::cpu {
+namespace {
+
+// Rows per parallel chunk so that a chunk carries at least ~`work` elements: small ops run
+// on the calling thread, where a wake-up of the pool would cost more than the op.
+int64_t GrainFor(int64_t per_row, int64_t work = 32768) {
+  return std::max<int64_t>(1, work / std::max<int64_t>(per_row, 1));
+}
+
+}  // namespace
 
 CpuBackend::CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa)
-    : pool_(pool), isa_(ResolveIsa(forced_isa)), name_(std::string("cpu-") + IsaName(isa_)) {}
+    : pool_(pool),
+      isa_(ResolveIsa(forced_isa)),
+      name_(std::string("cpu-") + IsaName(isa_)),
+      kernels_(&KernelsFor(isa_)),
+      scratch_(static_cast<size_t>(pool->num_threads())) {
+  // sgemm is called from every pool thread on its own column range: OpenBLAS's own threads
+  // would oversubscribe the cores (measured in bench/backend_bench.cc).
+  openblas_set_num_threads(1);
+}
 
 CpuBackend::~CpuBackend() = default;
 
+float* CpuBackend::Scratch(int thread, int64_t floats) {
+  auto& buf = scratch_[static_cast<size_t>(thread)];
+  if (static_cast<int64_t>(buf.size()) < floats) buf.resize(static_cast<size_t>(floats));
+  return buf.data();
+}
+
 void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                         int64_t ldy, bool accumulate) {
-  pool_->ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int) {
-    WeightRef part = w;
-    part.rows = end - begin;
-    part.data = static_cast<const char*>(w.data) + begin * w.cols * DTypeSize(w.dtype);
-    LinearRef(x, m, ldx, part, y + begin, ldy, accumulate);
+  if (m <= 0 || w.rows <= 0) return;
+  if (w.cols <= 0) {
+    if (!accumulate) {
+      for (int64_t i = 0; i < m; ++i) std::fill_n(y + i * ldy, w.rows, 0.0f);
+    }
+    return;
+  }
+  if (m > kSmallM) {
+    LinearLarge(x, m, ldx, w, y, ldy, accumulate);
+    return;
+  }
+  // Chunks of whole cache lines of the weight, and of 16 outputs (a line of y).
+  const int64_t row_bytes = w.cols * DTypeSize(w.dtype);
+  const int64_t line_rows = 64 / std::gcd<int64_t>(row_bytes, 64);
+  const int64_t grain = std::lcm<int64_t>(16, line_rows);
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end, int) {
+    k->linear_small_m(x, m, ldx, w, begin, end, y, ldy, accumulate);
+  });
+}
+
+void CpuBackend::LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                             int64_t ldy, bool accumulate) {
+  const float beta = accumulate ? 1.0f : 0.0f;
+  const int64_t k = w.cols;
+  const int mi = static_cast<int>(m);
+  const int ki = static_cast<int>(k);
+  if (w.dtype == DType::kF32) {
+    const float* wf = static_cast<const float*>(w.data);
+    pool_->ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mi, static_cast<int>(end - begin), ki,
+                  1.0f, x, static_cast<int>(ldx), wf + begin * k, ki, beta, y + begin,
+                  static_cast<int>(ldy));
+    });
+    return;
+  }
+  // bf16 / f16: convert a panel of output rows to f32 (about 256 KiB, in L2), then sgemm.
+  const int64_t panel = std::clamp<int64_t>((65536 / k) / 16 * 16, 16, 512);
+  for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, panel * k);
+  const Kernels* kern = kernels_;
+  pool_->ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int thread) {
+    float* buf = scratch_[static_cast<size_t>(thread)].data();
+    for (int64_t p0 = begin; p0 < end; p0 += panel) {
+      const int64_t pn = std::min(panel, end - p0);
+      kern->convert_rows(w, p0, p0 + pn, buf);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mi, static_cast<int>(pn), ki, 1.0f, x,
+                  static_cast<int>(ldx), buf, ki, beta, y + p0, static_cast<int>(ldy));
+    }
   });
 }
 
 void CpuBackend::RmsNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx,
                          const float* weight, float eps, float* y, int64_t ldy) {
-  RmsNormRef(x, rows, dim, ldx, weight, eps, y, ldy);
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(rows, GrainFor(dim), [&](int64_t begin, int64_t end, int) {
+    k->rms_norm_rows(x, begin, end, dim, ldx, weight, eps, y, ldy);
+  });
 }
 
 void CpuBackend::LayerNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx,
                            const float* weight, const float* bias, float eps, float* y,
                            int64_t ldy) {
-  LayerNormRef(x, rows, dim, ldx, weight, bias, eps, y, ldy);
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(rows, GrainFor(dim), [&](int64_t begin, int64_t end, int) {
+    k->layer_norm_rows(x, begin, end, dim, ldx, weight, bias, eps, y, ldy);
+  });
 }
 
 void CpuBackend::Rotary(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
                         const int32_t* pos, float theta) {
-  RotaryRef(x, rows, ldx, n_heads, head_dim, pos, theta);
+  const int32_t half = head_dim / 2;
+  if (rows <= 0 || half <= 0) return;
+  if (inv_freq_dim_ != head_dim || inv_freq_theta_ != theta) {
+    inv_freq_.resize(static_cast<size_t>(half));
+    for (int32_t i = 0; i < half; ++i) {
+      inv_freq_[static_cast<size_t>(i)] =
+          std::pow(static_cast<double>(theta), -2.0 * i / static_cast<double>(head_dim));
+    }
+    inv_freq_dim_ = head_dim;
+    inv_freq_theta_ = theta;
+  }
+  for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, 2 * half);
+  const double* inv_freq = inv_freq_.data();
+  pool_->ParallelFor(rows, GrainFor(int64_t{n_heads} * head_dim, 8192),
+                     [&](int64_t begin, int64_t end, int thread) {
+                       float* cs = scratch_[static_cast<size_t>(thread)].data();
+                       float* sn = cs + half;
+                       for (int64_t r = begin; r < end; ++r) {
+                         // Angles in double: exact enough for any position (f32 angles lose
+                         // ~pos*6e-8 rad).
+                         for (int32_t i = 0; i < half; ++i) {
+                           const double angle = static_cast<double>(pos[r]) * inv_freq[i];
+                           cs[i] = static_cast<float>(std::cos(angle));
+                           sn[i] = static_cast<float>(std::sin(angle));
+                         }
+                         for (int32_t h = 0; h < n_heads; ++h) {
+                           float* a = x + r * ldx + static_cast<int64_t>(h) * head_dim;
+                           float* b = a + half;
+#pragma omp simd
+                           for (int32_t i = 0; i < half; ++i) {
+                             const float xa = a[i];
+                             const float xb = b[i];
+                             a[i] = xa * cs[i] - xb * sn[i];
+                             b[i] = xb * cs[i] + xa * sn[i];
+                           }
+                         }
+                       }
+                     });
 }
 
 void CpuBackend::SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows,
                         int64_t n, float* out, int64_t ldo) {
-  SwiGluRef(gate, ldg, up, ldu, rows, n, out, ldo);
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(rows, GrainFor(n, 8192), [&](int64_t begin, int64_t end, int) {
+    k->swiglu_rows(gate, ldg, up, ldu, begin, end, n, out, ldo);
+  });
 }
 
 void CpuBackend::Embedding(const int32_t* ids, int64_t rows, const WeightRef& table, float* y,
                            int64_t ldy) {
-  EmbeddingRef(ids, rows, table, y, ldy);
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(rows, GrainFor(table.cols), [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) k->convert_rows(table, ids[r], ids[r] + 1, y + r * ldy);
+  });
 }
 
 void CpuBackend::StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
@@ -51,7 +174,40 @@ void CpuBackend::StoreKv(const float* k, int64_t ldk, const float* v, int64_t ld
   StoreKvRef(k, ldk, v, ldv, rows, seq, pos, kv);
 }
 
-void CpuBackend::Attention(const AttentionArgs& args) { AttentionRef(args); }
+void CpuBackend::Attention(const AttentionArgs& a) {
+  if (a.rows <= 0 || a.n_heads <= 0) return;
+  const int threads = pool_->num_threads();
+  for (int t = 0; t < threads; ++t) Scratch(t, AttentionScratchFloats(a.head_dim));
+  // Split the (row, head) pairs into one range per thread of equal cost: a pair's cost is
+  // the number of positions it reads, so causal prefill rows are not all in one range.
+  int64_t total = 0;
+  for (int64_t r = 0; r < a.rows; ++r) total += int64_t{a.pos[r]} + 1;
+  std::vector<int64_t> bounds(static_cast<size_t>(threads) + 1, 0);
+  {
+    int t = 1;
+    int64_t cum = 0;
+    const int64_t n_pairs = a.rows * a.n_heads;
+    for (int64_t idx = 0; idx < n_pairs && t < threads; ++idx) {
+      cum += int64_t{a.pos[idx / a.n_heads]} + 1;
+      while (t < threads && cum * threads >= total * a.n_heads * t) {
+        bounds[static_cast<size_t>(t++)] = idx + 1;
+      }
+    }
+    for (; t <= threads; ++t) bounds[static_cast<size_t>(t)] = n_pairs;
+  }
+  const Kernels* k = kernels_;
+  const int64_t work = total * a.n_heads * a.head_dim;
+  if (threads == 1 || work < 16384) {
+    k->attention_pairs(a, 0, a.rows * a.n_heads, scratch_[0].data());
+    return;
+  }
+  pool_->ParallelFor(threads, 1, [&](int64_t begin, int64_t end, int thread) {
+    for (int64_t t = begin; t < end; ++t) {
+      k->attention_pairs(a, bounds[static_cast<size_t>(t)], bounds[static_cast<size_t>(t) + 1],
+                         scratch_[static_cast<size_t>(thread)].data());
+    }
+  });
+}
 
 void CpuBackend::GatherRows(const float* src, int64_t lds, const int32_t* index, int64_t rows,
                             int64_t cols, float* dst, int64_t ldd) {
@@ -60,7 +216,10 @@ void CpuBackend::GatherRows(const float* src, int64_t lds, const int32_t* index,
 
 void CpuBackend::Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y,
                      int64_t ldy) {
-  AddRef(x, ldx, rows, cols, y, ldy);
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(rows, GrainFor(cols), [&](int64_t begin, int64_t end, int) {
+    k->add_rows(x, ldx, begin, end, cols, y, ldy);
+  });
 }
 
 }  // namespace mot::backend::cpu

@@ -58,9 +58,21 @@ class CpuBackend final : public Backend {
   void Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y, int64_t ldy) override;
 
  private:
+  // Linear for m > kSmallM: OpenBLAS sgemm per thread over output-row ranges.
+  void LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                   int64_t ldy, bool accumulate);
+  // Per-thread scratch of at least `floats` floats (grown on demand, never shrunk).
+  float* Scratch(int thread, int64_t floats);
+
   ThreadPool* pool_;
   IsaLevel isa_;
   std::string name_;
+  const Kernels* kernels_;
+  std::vector<std::vector<float>> scratch_;  // one per pool thread
+  // Rotary inverse frequencies theta^(-2i/head_dim), cached for the last (head_dim, theta).
+  std::vector<double> inv_freq_;
+  int32_t inv_freq_dim_ = 0;
+  float inv_freq_theta_ = 0;
 };
 
 }  // namespace mot::backend::cpu

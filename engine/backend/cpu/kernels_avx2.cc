@@ -1,0 +1,160 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The AVX2 kernel table. Compiled with -mavx2 -mfma -mf16c; only reached when
+// cpu_features.cc found those and the OS saves YMM state.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/backend/cpu/cpu_kernels.h"
+
+namespace mot::backend::cpu {
+namespace {
+
+#include "engine/backend/cpu/kernels_body.inc"
+
+// 8 weights at element `i` of `p` as f32: bf16 by a 16-bit shift, f16 by vcvtph2ps.
+template <DType T>
+inline __m256 Load8(const char* p, int64_t i) {
+  if constexpr (T == DType::kF32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p) + i);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i));
+    if constexpr (T == DType::kBF16) {
+      return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    } else {
+      return _mm256_cvtph_ps(h);
+    }
+  }
+}
+
+inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// R consecutive output rows starting at `o`, for M input rows: each weight vector is
+// loaded (and converted) once and used for all M rows. The last cols % 8 are scalar.
+template <DType T, int M, int R>
+inline void LinearBlock(const float* x, int64_t ldx, const char* w, int64_t cols, int64_t o,
+                        float* y, int64_t ldy, bool accumulate) {
+  constexpr int64_t kSize = DTypeSize(T);
+  __m256 acc[M][R];
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm256_setzero_ps();
+  }
+  const char* row[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) row[r] = w + (o + r) * cols * kSize;
+  int64_t k = 0;
+  for (; k + 8 <= cols; k += 8) {
+    __m256 wv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) wv[r] = Load8<T>(row[r], k);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+      const __m256 xv = _mm256_loadu_ps(x + i * ldx + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      float s = HorizontalSum(acc[i][r]);
+      for (int64_t c = k; c < cols; ++c) s += x[i * ldx + c] * LoadAs<T>(row[r], c);
+      float& out = y[i * ldy + o + r];
+      out = accumulate ? out + s : s;
+    }
+  }
+}
+
+template <DType T, int M>
+void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begin, int64_t o_end,
+                 float* y, int64_t ldy, bool accumulate) {
+  // Accumulators: M * R ymm registers of 16, leaving room for the weights and x.
+  constexpr int R = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
+  const char* base = static_cast<const char*>(w.data);
+  int64_t o = o_begin;
+  for (; o + R <= o_end; o += R) {
+    LinearBlock<T, M, R>(x, ldx, base, w.cols, o, y, ldy, accumulate);
+  }
+  for (; o < o_end; ++o) LinearBlock<T, M, 1>(x, ldx, base, w.cols, o, y, ldy, accumulate);
+}
+
+template <DType T>
+void LinearSmallMT(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
+                   int64_t o_end, float* y, int64_t ldy, bool accumulate) {
+  switch (m) {
+    case 1:
+      return LinearRowsM<T, 1>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 2:
+      return LinearRowsM<T, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 3:
+      return LinearRowsM<T, 3>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 4:
+      return LinearRowsM<T, 4>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 5:
+      return LinearRowsM<T, 5>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 6:
+      return LinearRowsM<T, 6>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 7:
+      return LinearRowsM<T, 7>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    default:
+      return LinearRowsM<T, 8>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+  }
+}
+
+void LinearSmallM(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
+                  int64_t o_end, float* y, int64_t ldy, bool accumulate) {
+  switch (w.dtype) {
+    case DType::kF32:
+      return LinearSmallMT<DType::kF32>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case DType::kBF16:
+      return LinearSmallMT<DType::kBF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case DType::kF16:
+      return LinearSmallMT<DType::kF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
+  }
+}
+
+template <DType T>
+void ConvertRowsSimd(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
+  const int64_t n = (r_end - r_begin) * w.cols;
+  const char* src = static_cast<const char*>(w.data) + r_begin * w.cols * DTypeSize(T);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, Load8<T>(src, i));
+  for (; i < n; ++i) dst[i] = LoadAs<T>(src, i);
+}
+
+void ConvertRows(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
+  switch (w.dtype) {
+    case DType::kF32:
+      return ConvertRowsSimd<DType::kF32>(w, r_begin, r_end, dst);
+    case DType::kBF16:
+      return ConvertRowsSimd<DType::kBF16>(w, r_begin, r_end, dst);
+    case DType::kF16:
+      return ConvertRowsSimd<DType::kF16>(w, r_begin, r_end, dst);
+  }
+}
+
+}  // namespace
+
+const Kernels kAvx2Kernels = {
+    .level = IsaLevel::kAvx2,
+    .linear_small_m = LinearSmallM,
+    .convert_rows = ConvertRows,
+    .rms_norm_rows = RmsNormRowsGeneric,
+    .layer_norm_rows = LayerNormRowsGeneric,
+    .swiglu_rows = SwiGluRowsGeneric,
+    .add_rows = AddRowsGeneric,
+    .attention_pairs = AttentionPairsGeneric,
+};
+
+}  // namespace mot::backend::cpu

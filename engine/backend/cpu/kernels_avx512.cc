@@ -1,0 +1,181 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The AVX-512 (F/BW/VL) kernel table. Compiled with -mavx512f -mavx512bw -mavx512vl -mfma
+// -mf16c; only reached when cpu_features.cc found those and the OS saves ZMM state.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/backend/cpu/cpu_kernels.h"
+
+namespace mot::backend::cpu {
+namespace {
+
+#include "engine/backend/cpu/kernels_body.inc"
+
+// 16 weights at element `i` of `p` as f32: bf16 by a 16-bit shift, f16 by vcvtph2ps.
+template <DType T>
+inline __m512 Load16(const char* p, int64_t i) {
+  if constexpr (T == DType::kF32) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(p) + i);
+  } else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i));
+    if constexpr (T == DType::kBF16) {
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    } else {
+      return _mm512_cvtph_ps(h);
+    }
+  }
+}
+
+template <DType T>
+inline __m512 Load16Masked(const char* p, int64_t i, __mmask16 k) {
+  if constexpr (T == DType::kF32) {
+    return _mm512_maskz_loadu_ps(k, reinterpret_cast<const float*>(p) + i);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(k, p + 2 * i);
+    if constexpr (T == DType::kBF16) {
+      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    } else {
+      return _mm512_cvtph_ps(h);
+    }
+  }
+}
+
+// R consecutive output rows starting at `o`, for M input rows: each weight vector is
+// loaded (and converted) once and used for all M rows.
+template <DType T, int M, int R>
+inline void LinearBlock(const float* x, int64_t ldx, const char* w, int64_t cols, int64_t o,
+                        float* y, int64_t ldy, bool accumulate) {
+  constexpr int64_t kSize = DTypeSize(T);
+  __m512 acc[M][R];
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
+  }
+  const char* row[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) row[r] = w + (o + r) * cols * kSize;
+  int64_t k = 0;
+  for (; k + 16 <= cols; k += 16) {
+    __m512 wv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) wv[r] = Load16<T>(row[r], k);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+      const __m512 xv = _mm512_loadu_ps(x + i * ldx + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
+    }
+  }
+  if (k < cols) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (cols - k)) - 1u);
+    __m512 wv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) wv[r] = Load16Masked<T>(row[r], k, mask);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+      const __m512 xv = _mm512_maskz_loadu_ps(mask, x + i * ldx + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(xv, wv[r], acc[i][r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const float s = _mm512_reduce_add_ps(acc[i][r]);
+      float& out = y[i * ldy + o + r];
+      out = accumulate ? out + s : s;
+    }
+  }
+}
+
+template <DType T, int M>
+void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begin, int64_t o_end,
+                 float* y, int64_t ldy, bool accumulate) {
+  // Accumulators: M * R zmm registers of 32 (8 independent FMA chains or more).
+  constexpr int R = M == 1 ? 8 : (M <= 4 ? 4 : 2);
+  const char* base = static_cast<const char*>(w.data);
+  int64_t o = o_begin;
+  for (; o + R <= o_end; o += R) {
+    LinearBlock<T, M, R>(x, ldx, base, w.cols, o, y, ldy, accumulate);
+  }
+  for (; o < o_end; ++o) LinearBlock<T, M, 1>(x, ldx, base, w.cols, o, y, ldy, accumulate);
+}
+
+template <DType T>
+void LinearSmallMT(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
+                   int64_t o_end, float* y, int64_t ldy, bool accumulate) {
+  switch (m) {
+    case 1:
+      return LinearRowsM<T, 1>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 2:
+      return LinearRowsM<T, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 3:
+      return LinearRowsM<T, 3>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 4:
+      return LinearRowsM<T, 4>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 5:
+      return LinearRowsM<T, 5>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 6:
+      return LinearRowsM<T, 6>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case 7:
+      return LinearRowsM<T, 7>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    default:
+      return LinearRowsM<T, 8>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+  }
+}
+
+void LinearSmallM(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
+                  int64_t o_end, float* y, int64_t ldy, bool accumulate) {
+  switch (w.dtype) {
+    case DType::kF32:
+      return LinearSmallMT<DType::kF32>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case DType::kBF16:
+      return LinearSmallMT<DType::kBF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    case DType::kF16:
+      return LinearSmallMT<DType::kF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
+  }
+}
+
+template <DType T>
+void ConvertRowsSimd(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
+  const int64_t n = (r_end - r_begin) * w.cols;
+  const char* src = static_cast<const char*>(w.data) + r_begin * w.cols * DTypeSize(T);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, Load16<T>(src, i));
+  if (i < n) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(dst + i, mask, Load16Masked<T>(src, i, mask));
+  }
+}
+
+void ConvertRows(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
+  switch (w.dtype) {
+    case DType::kF32:
+      return ConvertRowsSimd<DType::kF32>(w, r_begin, r_end, dst);
+    case DType::kBF16:
+      return ConvertRowsSimd<DType::kBF16>(w, r_begin, r_end, dst);
+    case DType::kF16:
+      return ConvertRowsSimd<DType::kF16>(w, r_begin, r_end, dst);
+  }
+}
+
+}  // namespace
+
+const Kernels kAvx512Kernels = {
+    .level = IsaLevel::kAvx512,
+    .linear_small_m = LinearSmallM,
+    .convert_rows = ConvertRows,
+    .rms_norm_rows = RmsNormRowsGeneric,
+    .layer_norm_rows = LayerNormRowsGeneric,
+    .swiglu_rows = SwiGluRowsGeneric,
+    .add_rows = AddRowsGeneric,
+    .attention_pairs = AttentionPairsGeneric,
+};
+
+}  // namespace mot::backend::cpu
