@@ -6,7 +6,8 @@
 // tower). ParseMotConfig validates every field and the relations between fields; a value
 // that passed it is safe to size buffers with.
 //
-// config.json (every key required unless a default is given):
+// config.json (every key required except norm_eps (default 1e-5), rope_theta (10000),
+// norm_placement ("pre"), norm_type ("rms"), qk_norm and tie_embeddings (false)):
 //   {
 //     "format": "mot", "format_version": 1,
 //     "dim": 768, "n_layers": 12, "n_heads": 12, "n_kv_heads": 4, "head_dim": 64,
@@ -38,10 +39,12 @@ enum class NormPlacement { kPre, kPostBranch };
 enum class NormType { kRms, kLayer };
 
 struct VocabRange {
-  std::string name;  // "special", "text", "image", "audio", ...
+  std::string name;   // "special", "text", "image", "audio", ...
   int32_t begin = 0;  // first id
   int32_t end = 0;    // one past the last id
   int32_t tower = 0;  // index into MotConfig::modalities
+
+  bool operator==(const VocabRange&) const = default;
 };
 
 inline constexpr int kMaxModalities = 8;
@@ -67,8 +70,11 @@ struct MotConfig {
   int num_towers() const { return static_cast<int>(modalities.size()); }
   int64_t q_dim() const { return int64_t{n_heads} * head_dim; }
   int64_t kv_dim() const { return int64_t{n_kv_heads} * head_dim; }
-  // The tower of token `id`. REQUIRES: 0 <= id < vocab_size.
+  // The tower of token `id` (a binary search over vocab_ranges).
+  // REQUIRES: 0 <= id < vocab_size and a validated config.
   int TowerOf(int32_t id) const;
+
+  bool operator==(const MotConfig&) const = default;
 };
 
 // Parses and validates config.json text. Errors are InvalidArgument and name the key and
@@ -76,7 +82,11 @@ struct MotConfig {
 // the file name.
 absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text);
 
-// Validates the relations between fields of a config built in code (ParseMotConfig calls it).
+// Validates the ranges of the fields and the relations between them for a config built in
+// code (ParseMotConfig calls it): positive dims under generous limits, n_kv_heads divides
+// n_heads, even head_dim, finite norm_eps in (0, 1), rope_theta > 0, 1..kMaxModalities
+// unique non-empty modality names, vocab ranges as described above. InvalidArgument
+// "field <name>: <reason>".
 absl::Status ValidateMotConfig(const MotConfig& config);
 
 // Reads and parses `path`; errors are prefixed with the path.

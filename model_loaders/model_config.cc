@@ -1,0 +1,377 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+#include "model_loaders/model_config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/core/status_macros.h"
+#include "model_loaders/internal/file_util.h"
+#include "model_loaders/internal/json_util.h"
+#include "nlohmann/json.hpp"
+
+namespace mot {
+namespace {
+
+using json = nlohmann::json;
+using loaders_internal::ShortDump;
+
+// Limits: generous for any model this engine can serve, small enough that products of
+// them (embedding tables, KV sizes) fit easily in int64.
+constexpr int64_t kMaxDim = 65536;
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxHeads = 1024;
+constexpr int64_t kMaxHeadDim = 1024;
+constexpr int64_t kMaxFfnHidden = int64_t{1} << 20;
+constexpr int64_t kMaxSeqLen = int64_t{1} << 24;
+constexpr int64_t kMaxVocab = int64_t{1} << 24;
+constexpr uint64_t kMaxConfigBytes = uint64_t{16} << 20;
+
+constexpr const char* kFormat = "mot";
+constexpr int kFormatVersion = 1;
+
+absl::Status FieldError(std::string_view field, const std::string& reason) {
+  return absl::InvalidArgumentError(absl::StrCat("field ", std::string(field), ": ", reason));
+}
+
+absl::Status CheckRange(std::string_view field, int64_t v, int64_t lo, int64_t hi) {
+  if (v < lo || v > hi) {
+    return FieldError(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", v));
+  }
+  return absl::OkStatus();
+}
+
+// Reads an integer in [lo, hi] from obj[key] (`field` names it in messages).
+absl::Status ReadInt(const json& obj, const char* key, std::string_view field, int64_t lo,
+                     int64_t hi, int32_t* out, bool required = true) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (required) return FieldError(field, "missing");
+    return absl::OkStatus();
+  }
+  const json& v = *it;
+  int64_t value = 0;
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(hi)) {
+      return FieldError(field, absl::StrCat("must be in [", lo, ", ", hi, "], got ", u));
+    }
+    value = static_cast<int64_t>(u);
+  } else if (v.is_number_integer()) {
+    value = v.get<int64_t>();
+  } else {
+    return FieldError(field, absl::StrCat("must be an integer, got ", ShortDump(v)));
+  }
+  MOT_RETURN_IF_ERROR(CheckRange(field, value, lo, hi));
+  *out = static_cast<int32_t>(value);
+  return absl::OkStatus();
+}
+
+absl::Status ReadFloat(const json& obj, const char* key, float* out) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return absl::OkStatus();  // both float fields have defaults
+  if (!it->is_number()) {
+    return FieldError(key, absl::StrCat("must be a number, got ", ShortDump(*it)));
+  }
+  *out = static_cast<float>(it->get<double>());
+  return absl::OkStatus();
+}
+
+absl::Status ReadBool(const json& obj, const char* key, bool* out) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return absl::OkStatus();
+  if (!it->is_boolean()) {
+    return FieldError(key, absl::StrCat("must be true or false, got ", ShortDump(*it)));
+  }
+  *out = it->get<bool>();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadString(const json& obj, const char* key, std::string_view field,
+                                       bool required) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (required) return FieldError(field, "missing");
+    return std::string();
+  }
+  if (!it->is_string()) {
+    return FieldError(field, absl::StrCat("must be a string, got ", ShortDump(*it)));
+  }
+  return it->get<std::string>();
+}
+
+absl::Status CheckKeys(const json& obj, std::string_view where,
+                       std::initializer_list<const char*> allowed) {
+  for (const auto& [key, unused] : obj.items()) {
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown field ", ShortDump(json(key)), where.empty() ? "" : " in ",
+                       std::string(where), " (allowed: ", absl::StrJoin(allowed, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The shortest decimal that reads back as `f`, as a double (so "1e-05", not
+// "9.999999747378752e-06").
+double ShortestDouble(float f) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, f);
+  *r.ptr = '\0';
+  return std::strtod(buf, nullptr);
+}
+
+}  // namespace
+
+int MotConfig::TowerOf(int32_t id) const {
+  // The last range that begins at or before id.
+  const auto it = std::upper_bound(vocab_ranges.begin(), vocab_ranges.end(), id,
+                                   [](int32_t v, const VocabRange& r) { return v < r.begin; });
+  if (it == vocab_ranges.begin()) return 0;  // REQUIRES violated; stay in bounds
+  return std::prev(it)->tower;
+}
+
+absl::Status ValidateMotConfig(const MotConfig& c) {
+  MOT_RETURN_IF_ERROR(CheckRange("dim", c.dim, 1, kMaxDim));
+  MOT_RETURN_IF_ERROR(CheckRange("n_layers", c.n_layers, 1, kMaxLayers));
+  MOT_RETURN_IF_ERROR(CheckRange("n_heads", c.n_heads, 1, kMaxHeads));
+  MOT_RETURN_IF_ERROR(CheckRange("n_kv_heads", c.n_kv_heads, 1, kMaxHeads));
+  if (c.n_heads % c.n_kv_heads != 0) {
+    return FieldError("n_kv_heads",
+                      absl::StrCat("must divide n_heads=", c.n_heads, ", got ", c.n_kv_heads));
+  }
+  MOT_RETURN_IF_ERROR(CheckRange("head_dim", c.head_dim, 2, kMaxHeadDim));
+  if (c.head_dim % 2 != 0) {
+    return FieldError(
+        "head_dim",
+        absl::StrCat("must be even (rotary embeddings rotate pairs), got ", c.head_dim));
+  }
+  MOT_RETURN_IF_ERROR(CheckRange("ffn_hidden", c.ffn_hidden, 1, kMaxFfnHidden));
+  if (!std::isfinite(c.norm_eps) || !(c.norm_eps > 0.0f) || !(c.norm_eps < 1.0f)) {
+    return FieldError("norm_eps", absl::StrCat("must be finite and in (0, 1), got ", c.norm_eps));
+  }
+  if (!std::isfinite(c.rope_theta) || !(c.rope_theta > 0.0f)) {
+    return FieldError("rope_theta", absl::StrCat("must be finite and > 0, got ", c.rope_theta));
+  }
+  MOT_RETURN_IF_ERROR(CheckRange("max_seq_len", c.max_seq_len, 1, kMaxSeqLen));
+  if (c.norm_placement != NormPlacement::kPre && c.norm_placement != NormPlacement::kPostBranch) {
+    return FieldError("norm_placement", "invalid value");
+  }
+  if (c.norm_type != NormType::kRms && c.norm_type != NormType::kLayer) {
+    return FieldError("norm_type", "invalid value");
+  }
+
+  if (c.modalities.empty() || c.modalities.size() > static_cast<size_t>(kMaxModalities)) {
+    return FieldError("modalities", absl::StrCat("must list 1 to ", kMaxModalities, " names, got ",
+                                                 c.modalities.size()));
+  }
+  std::set<std::string_view> seen;
+  for (const std::string& m : c.modalities) {
+    if (m.empty()) return FieldError("modalities", "a name is empty");
+    if (!seen.insert(m).second) {
+      return FieldError("modalities", absl::StrCat("'", m, "' is listed twice"));
+    }
+  }
+
+  MOT_RETURN_IF_ERROR(CheckRange("vocab_size", c.vocab_size, 1, kMaxVocab));
+  if (c.vocab_ranges.empty()) return FieldError("vocab_ranges", "must not be empty");
+  std::set<std::string_view> range_names;
+  int32_t expected_begin = 0;
+  for (size_t i = 0; i < c.vocab_ranges.size(); ++i) {
+    const VocabRange& r = c.vocab_ranges[i];
+    const std::string field = absl::StrCat("vocab_ranges[", i, "]");
+    if (r.name.empty()) return FieldError(field + ".name", "must not be empty");
+    if (!range_names.insert(r.name).second) {
+      return FieldError(field + ".name", absl::StrCat("'", r.name, "' is used twice"));
+    }
+    if (r.begin != expected_begin) {
+      return FieldError(
+          field + ".begin",
+          absl::StrCat("must be ", expected_begin,
+                       i == 0 ? " (ranges start at id 0)" : " (ranges are sorted and contiguous)",
+                       ", got ", r.begin));
+    }
+    if (r.end <= r.begin) {
+      return FieldError(field + ".end", absl::StrCat("must be > begin=", r.begin,
+                                                     " (ranges are non-empty), got ", r.end));
+    }
+    if (r.end > c.vocab_size) {
+      return FieldError(field + ".end",
+                        absl::StrCat("must be <= vocab_size=", c.vocab_size, ", got ", r.end));
+    }
+    if (r.tower < 0 || r.tower >= c.num_towers()) {
+      return FieldError(field + ".modality", absl::StrCat("tower ", r.tower, " is not one of the ",
+                                                          c.num_towers(), " modalities"));
+    }
+    expected_begin = r.end;
+  }
+  if (expected_begin != c.vocab_size) {
+    return FieldError("vocab_ranges", absl::StrCat("cover [0, ", expected_begin,
+                                                   ") but vocab_size is ", c.vocab_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
+  MOT_ASSIGN_OR_RETURN(const json root, loaders_internal::ParseStrictJson(json_text, "config"));
+  if (!root.is_object()) return absl::InvalidArgumentError("config is not a JSON object");
+  MOT_RETURN_IF_ERROR(CheckKeys(
+      root, "",
+      {"format", "format_version", "dim", "n_layers", "n_heads", "n_kv_heads", "head_dim",
+       "ffn_hidden", "norm_eps", "rope_theta", "max_seq_len", "norm_placement", "norm_type",
+       "qk_norm", "tie_embeddings", "modalities", "vocab_size", "vocab_ranges"}));
+
+  MOT_ASSIGN_OR_RETURN(const std::string format, ReadString(root, "format", "format", true));
+  if (format != kFormat) {
+    return FieldError("format",
+                      absl::StrCat("must be \"", kFormat, "\", got ", ShortDump(json(format))));
+  }
+  int32_t version = 0;
+  MOT_RETURN_IF_ERROR(ReadInt(root, "format_version", "format_version",
+                              std::numeric_limits<int32_t>::min(),
+                              std::numeric_limits<int32_t>::max(), &version));
+  if (version != kFormatVersion) {
+    return FieldError("format_version", absl::StrCat("unsupported version ", version,
+                                                     " (this build reads ", kFormatVersion, ")"));
+  }
+
+  MotConfig c;
+  MOT_RETURN_IF_ERROR(ReadInt(root, "dim", "dim", 1, kMaxDim, &c.dim));
+  MOT_RETURN_IF_ERROR(ReadInt(root, "n_layers", "n_layers", 1, kMaxLayers, &c.n_layers));
+  MOT_RETURN_IF_ERROR(ReadInt(root, "n_heads", "n_heads", 1, kMaxHeads, &c.n_heads));
+  MOT_RETURN_IF_ERROR(ReadInt(root, "n_kv_heads", "n_kv_heads", 1, kMaxHeads, &c.n_kv_heads));
+  MOT_RETURN_IF_ERROR(ReadInt(root, "head_dim", "head_dim", 2, kMaxHeadDim, &c.head_dim));
+  MOT_RETURN_IF_ERROR(ReadInt(root, "ffn_hidden", "ffn_hidden", 1, kMaxFfnHidden, &c.ffn_hidden));
+  MOT_RETURN_IF_ERROR(ReadFloat(root, "norm_eps", &c.norm_eps));
+  MOT_RETURN_IF_ERROR(ReadFloat(root, "rope_theta", &c.rope_theta));
+  MOT_RETURN_IF_ERROR(ReadInt(root, "max_seq_len", "max_seq_len", 1, kMaxSeqLen, &c.max_seq_len));
+
+  if (root.contains("norm_placement")) {
+    MOT_ASSIGN_OR_RETURN(const std::string v,
+                         ReadString(root, "norm_placement", "norm_placement", true));
+    if (v == "pre") {
+      c.norm_placement = NormPlacement::kPre;
+    } else if (v == "post_branch") {
+      c.norm_placement = NormPlacement::kPostBranch;
+    } else {
+      return FieldError("norm_placement", absl::StrCat("must be \"pre\" or \"post_branch\", got ",
+                                                       ShortDump(json(v))));
+    }
+  }
+  if (root.contains("norm_type")) {
+    MOT_ASSIGN_OR_RETURN(const std::string v, ReadString(root, "norm_type", "norm_type", true));
+    if (v == "rms") {
+      c.norm_type = NormType::kRms;
+    } else if (v == "layer") {
+      c.norm_type = NormType::kLayer;
+    } else {
+      return FieldError("norm_type",
+                        absl::StrCat("must be \"rms\" or \"layer\", got ", ShortDump(json(v))));
+    }
+  }
+  MOT_RETURN_IF_ERROR(ReadBool(root, "qk_norm", &c.qk_norm));
+  MOT_RETURN_IF_ERROR(ReadBool(root, "tie_embeddings", &c.tie_embeddings));
+
+  const auto modalities = root.find("modalities");
+  if (modalities == root.end()) return FieldError("modalities", "missing");
+  if (!modalities->is_array()) {
+    return FieldError("modalities",
+                      absl::StrCat("must be an array of names, got ", ShortDump(*modalities)));
+  }
+  if (modalities->empty() || modalities->size() > static_cast<size_t>(kMaxModalities)) {
+    return FieldError("modalities", absl::StrCat("must list 1 to ", kMaxModalities, " names, got ",
+                                                 modalities->size()));
+  }
+  for (const json& m : *modalities) {
+    if (!m.is_string()) {
+      return FieldError("modalities", absl::StrCat("must hold strings, got ", ShortDump(m)));
+    }
+    std::string name = m.get<std::string>();
+    if (std::find(c.modalities.begin(), c.modalities.end(), name) != c.modalities.end()) {
+      return FieldError("modalities", absl::StrCat("'", name, "' is listed twice"));
+    }
+    c.modalities.push_back(std::move(name));
+  }
+
+  MOT_RETURN_IF_ERROR(ReadInt(root, "vocab_size", "vocab_size", 1, kMaxVocab, &c.vocab_size));
+  const auto ranges = root.find("vocab_ranges");
+  if (ranges == root.end()) return FieldError("vocab_ranges", "missing");
+  if (!ranges->is_array()) {
+    return FieldError("vocab_ranges",
+                      absl::StrCat("must be an array of objects, got ", ShortDump(*ranges)));
+  }
+  for (size_t i = 0; i < ranges->size(); ++i) {
+    const json& r = (*ranges)[i];
+    const std::string field = absl::StrCat("vocab_ranges[", i, "]");
+    if (!r.is_object()) {
+      return FieldError(field, absl::StrCat("must be an object, got ", ShortDump(r)));
+    }
+    MOT_RETURN_IF_ERROR(CheckKeys(r, field, {"name", "begin", "end", "modality"}));
+    VocabRange vr;
+    MOT_ASSIGN_OR_RETURN(vr.name, ReadString(r, "name", field + ".name", true));
+    MOT_RETURN_IF_ERROR(ReadInt(r, "begin", field + ".begin", 0, kMaxVocab, &vr.begin));
+    MOT_RETURN_IF_ERROR(ReadInt(r, "end", field + ".end", 0, kMaxVocab, &vr.end));
+    MOT_ASSIGN_OR_RETURN(const std::string modality,
+                         ReadString(r, "modality", field + ".modality", true));
+    const auto m = std::find(c.modalities.begin(), c.modalities.end(), modality);
+    if (m == c.modalities.end()) {
+      return FieldError(field + ".modality",
+                        absl::StrCat(ShortDump(json(modality)), " is not in modalities [",
+                                     absl::StrJoin(c.modalities, ", "), "]"));
+    }
+    vr.tower = static_cast<int32_t>(m - c.modalities.begin());
+    c.vocab_ranges.push_back(std::move(vr));
+  }
+  MOT_RETURN_IF_ERROR(ValidateMotConfig(c));
+  return c;
+}
+
+absl::StatusOr<MotConfig> LoadMotConfig(const std::string& path) {
+  MOT_ASSIGN_OR_RETURN(const std::string text,
+                       loaders_internal::ReadSmallFile(path, kMaxConfigBytes));
+  absl::StatusOr<MotConfig> config = ParseMotConfig(text);
+  if (!config.ok()) return Annotate(config.status(), path);
+  return config;
+}
+
+std::string MotConfigToJson(const MotConfig& c) {
+  nlohmann::ordered_json j;
+  j["format"] = kFormat;
+  j["format_version"] = kFormatVersion;
+  j["dim"] = c.dim;
+  j["n_layers"] = c.n_layers;
+  j["n_heads"] = c.n_heads;
+  j["n_kv_heads"] = c.n_kv_heads;
+  j["head_dim"] = c.head_dim;
+  j["ffn_hidden"] = c.ffn_hidden;
+  j["norm_eps"] = ShortestDouble(c.norm_eps);
+  j["rope_theta"] = ShortestDouble(c.rope_theta);
+  j["max_seq_len"] = c.max_seq_len;
+  j["norm_placement"] = c.norm_placement == NormPlacement::kPostBranch ? "post_branch" : "pre";
+  j["norm_type"] = c.norm_type == NormType::kLayer ? "layer" : "rms";
+  j["qk_norm"] = c.qk_norm;
+  j["tie_embeddings"] = c.tie_embeddings;
+  j["modalities"] = c.modalities;
+  j["vocab_size"] = c.vocab_size;
+  nlohmann::ordered_json ranges = nlohmann::ordered_json::array();
+  for (const VocabRange& r : c.vocab_ranges) {
+    nlohmann::ordered_json o;
+    o["name"] = r.name;
+    o["begin"] = r.begin;
+    o["end"] = r.end;
+    o["modality"] = (r.tower >= 0 && r.tower < c.num_towers())
+                        ? c.modalities[static_cast<size_t>(r.tower)]
+                        : std::string();
+    ranges.push_back(std::move(o));
+  }
+  j["vocab_ranges"] = std::move(ranges);
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace mot

@@ -1,0 +1,239 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+#include "model_loaders/model_config.h"
+
+#include <functional>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/model_loaders/test_util.h"
+#include "tests/testing/status_matchers.h"
+
+namespace mot {
+namespace {
+
+using ::mot::testing::IsOk;
+using ::mot::testing::ScratchDir;
+using ::mot::testing::StatusIs;
+using ::mot::testing::WriteAllTo;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+
+constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+
+json ValidConfig() {
+  return json::parse(R"({
+    "format": "mot", "format_version": 1,
+    "dim": 64, "n_layers": 2, "n_heads": 8, "n_kv_heads": 2, "head_dim": 8,
+    "ffn_hidden": 128, "norm_eps": 1e-6, "rope_theta": 500000.0, "max_seq_len": 256,
+    "norm_placement": "post_branch", "norm_type": "layer", "qk_norm": true,
+    "tie_embeddings": true,
+    "modalities": ["text", "image", "audio"],
+    "vocab_size": 100,
+    "vocab_ranges": [
+      {"name": "special", "begin": 0, "end": 8, "modality": "text"},
+      {"name": "text", "begin": 8, "end": 60, "modality": "text"},
+      {"name": "image", "begin": 60, "end": 90, "modality": "image"},
+      {"name": "audio", "begin": 90, "end": 100, "modality": "audio"}
+    ]
+  })");
+}
+
+TEST(ModelConfigTest, ParsesEveryField) {
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(ValidConfig().dump());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->dim, 64);
+  EXPECT_EQ(c->n_layers, 2);
+  EXPECT_EQ(c->n_heads, 8);
+  EXPECT_EQ(c->n_kv_heads, 2);
+  EXPECT_EQ(c->head_dim, 8);
+  EXPECT_EQ(c->ffn_hidden, 128);
+  EXPECT_FLOAT_EQ(c->norm_eps, 1e-6f);
+  EXPECT_FLOAT_EQ(c->rope_theta, 500000.0f);
+  EXPECT_EQ(c->max_seq_len, 256);
+  EXPECT_EQ(c->norm_placement, NormPlacement::kPostBranch);
+  EXPECT_EQ(c->norm_type, NormType::kLayer);
+  EXPECT_TRUE(c->qk_norm);
+  EXPECT_TRUE(c->tie_embeddings);
+  EXPECT_THAT(c->modalities, ElementsAre("text", "image", "audio"));
+  EXPECT_EQ(c->vocab_size, 100);
+  ASSERT_EQ(c->vocab_ranges.size(), 4u);
+  EXPECT_EQ(c->vocab_ranges[2], (VocabRange{"image", 60, 90, 1}));
+  EXPECT_EQ(c->num_towers(), 3);
+  EXPECT_EQ(c->q_dim(), 64);
+  EXPECT_EQ(c->kv_dim(), 16);
+}
+
+TEST(ModelConfigTest, OptionalFieldsTakeTheirDefaults) {
+  json j = ValidConfig();
+  for (const char* key :
+       {"norm_eps", "rope_theta", "norm_placement", "norm_type", "qk_norm", "tie_embeddings"}) {
+    j.erase(key);
+  }
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(j.dump());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_FLOAT_EQ(c->norm_eps, 1e-5f);
+  EXPECT_FLOAT_EQ(c->rope_theta, 10000.0f);
+  EXPECT_EQ(c->norm_placement, NormPlacement::kPre);
+  EXPECT_EQ(c->norm_type, NormType::kRms);
+  EXPECT_FALSE(c->qk_norm);
+  EXPECT_FALSE(c->tie_embeddings);
+}
+
+TEST(ModelConfigTest, TowerOfFollowsTheRanges) {
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(ValidConfig().dump());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->TowerOf(0), 0);
+  EXPECT_EQ(c->TowerOf(7), 0);
+  EXPECT_EQ(c->TowerOf(8), 0);
+  EXPECT_EQ(c->TowerOf(59), 0);
+  EXPECT_EQ(c->TowerOf(60), 1);
+  EXPECT_EQ(c->TowerOf(89), 1);
+  EXPECT_EQ(c->TowerOf(90), 2);
+  EXPECT_EQ(c->TowerOf(99), 2);
+}
+
+TEST(ModelConfigTest, ToJsonRoundTrips) {
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(ValidConfig().dump());
+  ASSERT_THAT(c, IsOk());
+  const std::string text = MotConfigToJson(*c);
+  const absl::StatusOr<MotConfig> again = ParseMotConfig(text);
+  ASSERT_THAT(again, IsOk()) << text;
+  EXPECT_EQ(*again, *c);
+  // Short decimals, keys in the documented order.
+  EXPECT_THAT(text, HasSubstr("\"norm_eps\": 1e-06"));
+  EXPECT_LT(text.find("\"format\""), text.find("\"dim\""));
+  EXPECT_LT(text.find("\"vocab_size\""), text.find("\"vocab_ranges\""));
+}
+
+TEST(ModelConfigTest, ValidateCatchesConfigsBuiltInCode) {
+  MotConfig c = *ParseMotConfig(ValidConfig().dump());
+  EXPECT_THAT(ValidateMotConfig(c), IsOk());
+  c.vocab_ranges[1].tower = 7;
+  EXPECT_THAT(ValidateMotConfig(c),
+              StatusIs(kInvalid, HasSubstr("field vocab_ranges[1].modality: tower 7")));
+}
+
+TEST(ModelConfigTest, LoadPrefixesErrorsWithThePath) {
+  ScratchDir dir;
+  const std::string path = dir.Join("config.json");
+  json j = ValidConfig();
+  j["n_kv_heads"] = 3;
+  WriteAllTo(path, j.dump());
+  EXPECT_THAT(LoadMotConfig(path),
+              StatusIs(kInvalid, HasSubstr(path + ": field n_kv_heads: must divide n_heads=8, "
+                                                  "got 3")));
+  EXPECT_THAT(LoadMotConfig(dir.Join("missing.json")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.json")));
+  WriteAllTo(path, ValidConfig().dump());
+  EXPECT_THAT(LoadMotConfig(path), IsOk());
+}
+
+struct BadCase {
+  const char* name;
+  std::function<void(json&)> mutate;
+  const char* message;
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
+
+class ModelConfigBadFieldTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ModelConfigBadFieldTest, IsRejectedNamingTheField) {
+  json j = ValidConfig();
+  GetParam().mutate(j);
+  EXPECT_THAT(ParseMotConfig(j.dump()), StatusIs(kInvalid, HasSubstr(GetParam().message)))
+      << j.dump();
+}
+
+const BadCase kBadCases[] = {
+    {"WrongFormat", [](json& j) { j["format"] = "llama"; }, "field format: must be \"mot\""},
+    {"FormatMissing", [](json& j) { j.erase("format"); }, "field format: missing"},
+    {"FutureVersion", [](json& j) { j["format_version"] = 2; }, "field format_version"},
+    {"DimMissing", [](json& j) { j.erase("dim"); }, "field dim: missing"},
+    {"DimZero", [](json& j) { j["dim"] = 0; }, "field dim: must be in [1, 65536], got 0"},
+    {"DimNegative", [](json& j) { j["dim"] = -64; }, "field dim: must be in"},
+    {"DimHuge", [](json& j) { j["dim"] = 1u << 31; }, "field dim: must be in"},
+    {"DimHugerThanInt64", [](json& j) { j["dim"] = UINT64_MAX; }, "field dim: must be in"},
+    {"DimFloat", [](json& j) { j["dim"] = 64.0; }, "field dim: must be an integer, got 64.0"},
+    {"DimString", [](json& j) { j["dim"] = "64"; }, "field dim: must be an integer"},
+    {"LayersZero", [](json& j) { j["n_layers"] = 0; }, "field n_layers"},
+    {"HeadsZero", [](json& j) { j["n_heads"] = 0; }, "field n_heads"},
+    {"KvHeadsZero", [](json& j) { j["n_kv_heads"] = 0; }, "field n_kv_heads"},
+    {"KvHeadsNotDividing", [](json& j) { j["n_kv_heads"] = 3; },
+     "field n_kv_heads: must divide n_heads=8, got 3"},
+    {"HeadDimOdd", [](json& j) { j["head_dim"] = 7; }, "field head_dim: must be even"},
+    {"HeadDimZero", [](json& j) { j["head_dim"] = 0; }, "field head_dim"},
+    {"FfnZero", [](json& j) { j["ffn_hidden"] = 0; }, "field ffn_hidden"},
+    {"NormEpsZero", [](json& j) { j["norm_eps"] = 0; }, "field norm_eps"},
+    {"NormEpsNegative", [](json& j) { j["norm_eps"] = -1e-5; }, "field norm_eps"},
+    {"NormEpsInfinite", [](json& j) { j["norm_eps"] = 1e300; }, "field norm_eps"},
+    {"NormEpsString", [](json& j) { j["norm_eps"] = "1e-5"; }, "field norm_eps: must be a number"},
+    {"RopeThetaZero", [](json& j) { j["rope_theta"] = 0.0; }, "field rope_theta"},
+    {"RopeThetaOverflowsFloat", [](json& j) { j["rope_theta"] = 1e39; }, "field rope_theta"},
+    {"MaxSeqLenZero", [](json& j) { j["max_seq_len"] = 0; }, "field max_seq_len"},
+    {"PlacementUnknown", [](json& j) { j["norm_placement"] = "sandwich"; },
+     "field norm_placement: must be \"pre\" or \"post_branch\""},
+    {"NormTypeUnknown", [](json& j) { j["norm_type"] = "batch"; }, "field norm_type"},
+    {"QkNormNotBool", [](json& j) { j["qk_norm"] = 1; }, "field qk_norm: must be true or false"},
+    {"TieNotBool", [](json& j) { j["tie_embeddings"] = "yes"; }, "field tie_embeddings"},
+    {"ModalitiesEmpty", [](json& j) { j["modalities"] = json::array(); },
+     "field modalities: must list 1 to 8"},
+    {"ModalitiesTooMany",
+     [](json& j) { j["modalities"] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"}; },
+     "field modalities: must list 1 to 8 names, got 9"},
+    {"ModalitiesDuplicate",
+     [](json& j) {
+       j["modalities"] = {"text", "image", "text"};
+     },
+     "field modalities: 'text' is listed twice"},
+    {"ModalityNotString", [](json& j) { j["modalities"][1] = 5; }, "field modalities"},
+    {"ModalitiesNotArray", [](json& j) { j["modalities"] = "text"; }, "field modalities"},
+    {"VocabSizeZero", [](json& j) { j["vocab_size"] = 0; }, "field vocab_size"},
+    {"VocabSizeBeyondRanges", [](json& j) { j["vocab_size"] = 101; },
+     "field vocab_ranges: cover [0, 100) but vocab_size is 101"},
+    {"RangesEmpty", [](json& j) { j["vocab_ranges"] = json::array(); },
+     "field vocab_ranges: must not be empty"},
+    {"RangeNotStartingAtZero", [](json& j) { j["vocab_ranges"][0]["begin"] = 1; },
+     "field vocab_ranges[0].begin: must be 0"},
+    {"RangeGap", [](json& j) { j["vocab_ranges"][2]["begin"] = 61; },
+     "field vocab_ranges[2].begin: must be 60"},
+    {"RangesUnsorted", [](json& j) { std::swap(j["vocab_ranges"][2], j["vocab_ranges"][3]); },
+     "field vocab_ranges[2].begin: must be 60"},
+    {"RangeEmpty",
+     [](json& j) {
+       j["vocab_ranges"][1]["end"] = 8;
+       j["vocab_ranges"][2]["begin"] = 8;
+     },
+     "field vocab_ranges[1].end: must be > begin=8"},
+    {"RangePastVocab", [](json& j) { j["vocab_ranges"][3]["end"] = 120; },
+     "field vocab_ranges[3].end: must be <= vocab_size=100"},
+    {"RangeUnknownModality", [](json& j) { j["vocab_ranges"][2]["modality"] = "video"; },
+     "field vocab_ranges[2].modality: \"video\" is not in modalities"},
+    {"RangeDuplicateName", [](json& j) { j["vocab_ranges"][2]["name"] = "text"; },
+     "field vocab_ranges[2].name: 'text' is used twice"},
+    {"RangeUnknownKey", [](json& j) { j["vocab_ranges"][0]["tower"] = 0; },
+     "unknown field \"tower\" in vocab_ranges[0]"},
+    {"RangeMissingEnd", [](json& j) { j["vocab_ranges"][0].erase("end"); },
+     "field vocab_ranges[0].end: missing"},
+    {"RangeNotObject", [](json& j) { j["vocab_ranges"][0] = 3; },
+     "field vocab_ranges[0]: must be an object"},
+    {"UnknownTopLevelKey", [](json& j) { j["n_head"] = 8; }, "unknown field \"n_head\""},
+};
+
+INSTANTIATE_TEST_SUITE_P(Fields, ModelConfigBadFieldTest, ::testing::ValuesIn(kBadCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(ModelConfigTest, MalformedJsonIsRejected) {
+  EXPECT_THAT(ParseMotConfig("{\"dim\": 64,"), StatusIs(kInvalid, HasSubstr("not well-formed")));
+  EXPECT_THAT(ParseMotConfig("[]"), StatusIs(kInvalid, HasSubstr("not a JSON object")));
+  EXPECT_THAT(ParseMotConfig(""), StatusIs(kInvalid, HasSubstr("not well-formed")));
+  std::string dup = ValidConfig().dump();
+  dup.insert(1, "\"dim\": 32, ");
+  EXPECT_THAT(ParseMotConfig(dup), StatusIs(kInvalid, HasSubstr("\"dim\" more than once")));
+}
+
+}  // namespace
+}  // namespace mot
