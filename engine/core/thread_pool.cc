@@ -18,6 +18,9 @@ inline void CpuRelax() {
 
 // Spin iterations before a worker sleeps on the condition variable (~50 us).
 constexpr int kSpinIterations = 20000;
+// Spin iterations of the caller waiting for claimed ranges before it yields its core (the
+// thread it waits for may be waiting for that core).
+constexpr int kCallerSpinsBeforeYield = 2000;
 
 }  // namespace
 
@@ -37,10 +40,22 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::RunRange(int index) {
-  const int64_t begin = std::min(n_, static_cast<int64_t>(index) * chunk_);
-  const int64_t end = std::min(n_, begin + chunk_);
-  if (begin < end) (*fn_)(begin, end, index);
+void ThreadPool::RunRanges(int index) {
+  uint64_t word = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t ranges = word >> 32;
+    const uint64_t next = word & 0xffffffffu;
+    if (next >= ranges) return;
+    if (!claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;  // `word` was reloaded
+    }
+    const int64_t begin = std::min(n_, static_cast<int64_t>(next) * chunk_);
+    const int64_t end = std::min(n_, begin + chunk_);
+    if (begin < end) (*fn_)(begin, end, index);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    word = claim_.load(std::memory_order_acquire);
+  }
 }
 
 void ThreadPool::ParallelFor(int64_t n, int64_t grain,
@@ -54,18 +69,27 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   }
   int64_t chunk = (n + threads - 1) / threads;
   chunk = (chunk + grain - 1) / grain * grain;
+  const int64_t ranges = (n + chunk - 1) / chunk;
   fn_ = &fn;
   n_ = n;
   chunk_ = chunk;
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  claim_.store(static_cast<uint64_t>(ranges) << 32, std::memory_order_release);
   {
     // The lock orders the publication with a worker that is about to sleep.
     std::lock_guard<std::mutex> lock(mu_);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  RunRange(0);
-  while (pending_.load(std::memory_order_acquire) != 0) CpuRelax();
+  RunRanges(0);
+  int spins = 0;
+  while (done_.load(std::memory_order_acquire) != ranges) {
+    if (++spins < kCallerSpinsBeforeYield) {
+      CpuRelax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   fn_ = nullptr;
 }
 
@@ -83,8 +107,7 @@ void ThreadPool::WorkerLoop(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
-    RunRange(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    RunRanges(index);
   }
 }
 

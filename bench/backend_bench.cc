@@ -1,0 +1,203 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: bench/backend_bench.cc
+// backend_bench: the CPU backend's Linear against its bounds, as one Markdown table.
+//   decode (m = 1): GB/s of weights streamed vs the measured read bandwidth
+//     (MeasureReadBandwidthGBs). "cold" cycles through enough copies of the weight to
+//     exceed the last-level cache, as a decode step over a whole model does; "hot" repeats
+//     one weight (cache resident when it fits).
+//   prefill (m = 128, 512): GFLOP/s vs OpenBLAS cblas_sgemm on f32 weights of the same
+//     shape, OpenBLAS running its own threads (the peer).
+// Each figure is mean ± stddev over --reps repetitions after one warm-up.
+// Usage: backend_bench [--threads=2] [--reps=7] [--isa=avx512|avx2|scalar] [--quick]
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/bandwidth.h"
+#include "engine/backend/cpu/cpu_backend.h"
+#include "engine/backend/cpu/cpu_features.h"
+#include "engine/core/dtype.h"
+#include "engine/core/thread_pool.h"
+
+namespace mot::bench {
+namespace {
+
+using backend::WeightRef;
+using backend::cpu::CpuBackend;
+using backend::cpu::IsaLevel;
+
+struct Stats {
+  double mean = 0;
+  double stddev = 0;
+};
+
+// Seconds per call of `fn` (which makes `calls` calls): warm-up, then `reps` timed runs.
+Stats TimePerCall(int reps, int calls, const std::function<void()>& fn) {
+  fn();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                calls);
+  }
+  Stats s;
+  for (double v : t) s.mean += v;
+  s.mean /= static_cast<double>(t.size());
+  for (double v : t) s.stddev += (v - s.mean) * (v - s.mean);
+  s.stddev = t.size() > 1 ? std::sqrt(s.stddev / static_cast<double>(t.size() - 1)) : 0.0;
+  return s;
+}
+
+// A rate derived from a time: mean and stddev of work / t (first order).
+Stats Rate(double work, const Stats& time) {
+  return {work / time.mean, work / time.mean * (time.stddev / time.mean)};
+}
+
+std::vector<uint8_t> RandomWeightBytes(DType dtype, int64_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
+  std::vector<float> f(static_cast<size_t>(n));
+  for (auto& v : f) v = dist(rng);
+  std::vector<uint8_t> bytes(static_cast<size_t>(n * DTypeSize(dtype)));
+  ConvertFromF32(f.data(), n, dtype, bytes.data());
+  return bytes;
+}
+
+int Main(int argc, char** argv) {
+  int threads = 2;
+  int reps = 7;
+  bool quick = false;
+  std::optional<IsaLevel> isa;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--threads=", 0) == 0) {
+      threads = std::atoi(a.c_str() + 10);
+    } else if (a.rfind("--reps=", 0) == 0) {
+      reps = std::max(std::atoi(a.c_str() + 7), 2);
+    } else if (a.rfind("--isa=", 0) == 0) {
+      isa = backend::cpu::ParseIsa(a.substr(6));
+      if (!isa) {
+        std::fprintf(stderr, "backend_bench: --isa: unknown level '%s'\n", a.c_str() + 6);
+        return 2;
+      }
+    } else if (a == "--quick") {
+      quick = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: backend_bench [--threads=N] [--reps=N] [--isa=LEVEL] [--quick]\n");
+      return 2;
+    }
+  }
+  ThreadPool pool(threads);
+  CpuBackend be(&pool, isa);
+  const double bw = MeasureReadBandwidthGBs(pool);
+  std::mt19937 rng(1);
+
+  std::printf("backend: %s, threads: %d, measured read bandwidth: %.1f GB/s\n\n",
+              std::string(be.name()).c_str(), threads, bw);
+  std::printf(
+      "| case | dtype | m x out x in | time/call (µs) | achieved | bound | fraction |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n");
+
+  struct Shape {
+    int64_t out, in;
+  };
+  const std::vector<Shape> shapes = {{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}};
+  const DType dtypes[] = {DType::kF32, DType::kBF16, DType::kF16};
+
+  // Decode: m = 1.
+  for (const Shape& s : shapes) {
+    for (DType dt : dtypes) {
+      const int64_t n = s.out * s.in;
+      const int64_t bytes = n * DTypeSize(dt);
+      // Copies covering >= 256 MiB (far above the 32 MiB L3), at least 2.
+      const int copies =
+          static_cast<int>(std::max<int64_t>(2, ((int64_t{256} << 20) + bytes - 1) / bytes));
+      std::vector<std::vector<uint8_t>> w;
+      w.push_back(RandomWeightBytes(dt, n, rng));
+      for (int c = 1; c < copies; ++c) w.push_back(w[0]);
+      std::vector<float> x(static_cast<size_t>(s.in), 0.01f), y(static_cast<size_t>(s.out));
+      const int hot_calls = static_cast<int>(std::max<int64_t>(1, (int64_t{64} << 20) / bytes));
+      const Stats hot = TimePerCall(reps, hot_calls, [&] {
+        const WeightRef ref{w[0].data(), dt, s.out, s.in};
+        for (int c = 0; c < hot_calls; ++c) {
+          be.Linear(x.data(), 1, s.in, ref, y.data(), s.out, false);
+        }
+      });
+      const Stats cold = TimePerCall(reps, copies, [&] {
+        for (int c = 0; c < copies; ++c) {
+          const WeightRef ref{w[static_cast<size_t>(c)].data(), dt, s.out, s.in};
+          be.Linear(x.data(), 1, s.in, ref, y.data(), s.out, false);
+        }
+      });
+      for (const auto& [label, t] :
+           {std::pair{"decode cold", cold}, std::pair{"decode hot", hot}}) {
+        const Stats gbs = Rate(static_cast<double>(bytes) / 1e9, t);
+        std::printf(
+            "| %s | %s | 1 x %ld x %ld | %.1f ± %.1f | %.1f ± %.1f GB/s | %.1f GB/s | %.2f |\n",
+            label, DTypeName(dt), static_cast<long>(s.out), static_cast<long>(s.in), t.mean * 1e6,
+            t.stddev * 1e6, gbs.mean, gbs.stddev, bw, gbs.mean / bw);
+      }
+      std::fflush(stdout);
+    }
+  }
+
+  // Prefill: m = 128, 512, against OpenBLAS sgemm with its own threads on f32 weights.
+  const std::vector<int64_t> ms =
+      quick ? std::vector<int64_t>{128} : std::vector<int64_t>{128, 512};
+  for (int64_t m : ms) {
+    for (const Shape& s : shapes) {
+      const int64_t n = s.out * s.in;
+      const double gflop = 2.0 * static_cast<double>(m) * static_cast<double>(n) / 1e9;
+      std::vector<float> x(static_cast<size_t>(m * s.in), 0.01f);
+      std::vector<float> y(static_cast<size_t>(m * s.out));
+      const auto wf = RandomWeightBytes(DType::kF32, n, rng);
+      const int calls = std::max(1, static_cast<int>(2.0 / gflop));
+      openblas_set_num_threads(threads);
+      const Stats peer = TimePerCall(reps, calls, [&] {
+        for (int c = 0; c < calls; ++c) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m),
+                      static_cast<int>(s.out), static_cast<int>(s.in), 1.0f, x.data(),
+                      static_cast<int>(s.in), reinterpret_cast<const float*>(wf.data()),
+                      static_cast<int>(s.in), 0.0f, y.data(), static_cast<int>(s.out));
+        }
+      });
+      openblas_set_num_threads(1);  // what CpuBackend runs with
+      const Stats peer_rate = Rate(gflop, peer);
+      for (DType dt : dtypes) {
+        const auto wb = dt == DType::kF32 ? wf : RandomWeightBytes(dt, n, rng);
+        const WeightRef ref{wb.data(), dt, s.out, s.in};
+        const Stats t = TimePerCall(reps, calls, [&] {
+          for (int c = 0; c < calls; ++c) {
+            be.Linear(x.data(), m, s.in, ref, y.data(), s.out, false);
+          }
+        });
+        const Stats r = Rate(gflop, t);
+        std::printf(
+            "| prefill | %s | %ld x %ld x %ld | %.0f ± %.0f | %.1f ± %.1f GFLOP/s | %.1f ± %.1f "
+            "GFLOP/s (sgemm) | %.2f |\n",
+            DTypeName(dt), static_cast<long>(m), static_cast<long>(s.out), static_cast<long>(s.in),
+            t.mean * 1e6, t.stddev * 1e6, r.mean, r.stddev, peer_rate.mean, peer_rate.stddev,
+            r.mean / peer_rate.mean);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mot::bench
+
+int main(int argc, char** argv) { return mot::bench::Main(argc, argv); }
