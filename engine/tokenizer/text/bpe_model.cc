@@ -1,0 +1,166 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+
+#include "engine/tokenizer/text/bpe_model.h"
+
+#include <algorithm>
+#include <queue>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace mot::tokenizer {
+
+absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
+    std::vector<std::pair<std::string, int32_t>> vocab,
+    std::vector<std::pair<std::string, std::string>> merges, bool ignore_merges,
+    size_t cache_entries) {
+  std::unique_ptr<BpeModel> m(new BpeModel);
+  m->ignore_merges_ = ignore_merges;
+  m->cache_entries_ = cache_entries;
+  m->vocab_.reserve(vocab.size());
+  m->vocab_r_.reserve(vocab.size());
+  for (auto& [bytes, id] : vocab) {
+    if (id < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("model.vocab: token has negative id ", id));
+    }
+    if (bytes.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("model.vocab: empty token with id ", id));
+    }
+    if (!m->vocab_r_.emplace(id, bytes).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.vocab: id ", id, " is used by two tokens"));
+    }
+    if (!m->vocab_.emplace(bytes, id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.vocab: token with id ", id, " appears twice"));
+    }
+    m->max_id_ = std::max(m->max_id_, id);
+  }
+  for (int b = 0; b < 256; ++b) {
+    auto it = m->vocab_.find(std::string(1, static_cast<char>(b)));
+    if (it == m->vocab_.end()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "model.vocab: byte-level alphabet incomplete: no token for byte 0x%02X", b));
+    }
+    m->byte_ids_[b] = it->second;
+  }
+  m->merges_.reserve(merges.size());
+  m->merge_list_.reserve(merges.size());
+  for (size_t r = 0; r < merges.size(); ++r) {
+    const auto& [a, b] = merges[r];
+    auto ia = m->vocab_.find(a);
+    auto ib = m->vocab_.find(b);
+    auto ic = m->vocab_.find(a + b);
+    if (ia == m->vocab_.end() || ib == m->vocab_.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.merges[", r, "]: a part of the merge is not in model.vocab"));
+    }
+    if (ic == m->vocab_.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model.merges[", r, "]: the merged token is not in model.vocab"));
+    }
+    // A pair listed twice keeps its last rank, as in the library's loader.
+    m->merges_.insert_or_assign(PairKey(ia->second, ib->second),
+                                std::make_pair(static_cast<int32_t>(r), ic->second));
+    m->merge_list_.emplace_back(ia->second, ib->second);
+  }
+  return m;
+}
+
+const std::string* BpeModel::TokenBytes(int32_t id) const {
+  auto it = vocab_r_.find(id);
+  return it == vocab_r_.end() ? nullptr : &it->second;
+}
+
+int32_t BpeModel::TokenId(std::string_view bytes) const {
+  auto it = vocab_.find(absl::string_view(bytes.data(), bytes.size()));
+  return it == vocab_.end() ? -1 : it->second;
+}
+
+std::vector<std::pair<std::string, int32_t>> BpeModel::VocabById() const {
+  std::vector<std::pair<std::string, int32_t>> out(vocab_.begin(), vocab_.end());
+  std::sort(out.begin(), out.end(),
+            [](const auto& x, const auto& y) { return x.second < y.second; });
+  return out;
+}
+
+void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* ids) const {
+  if (word.empty()) return;
+  if (word.size() == 1) {
+    ids->push_back(byte_ids_[static_cast<uint8_t>(word[0])]);
+    return;
+  }
+  if (ignore_merges_) {
+    if (auto it = vocab_.find(absl::string_view(word.data(), word.size())); it != vocab_.end()) {
+      ids->push_back(it->second);
+      return;
+    }
+  }
+  const bool cacheable = cache_entries_ > 0 && word.size() <= kMaxCachedWordBytes;
+  if (cacheable) {
+    absl::ReaderMutexLock lock(&cache_mu_);
+    if (auto it = cache_.find(absl::string_view(word.data(), word.size())); it != cache_.end()) {
+      ids->insert(ids->end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t start = ids->size();
+  MergeWord(word, ids);
+  if (cacheable) {
+    absl::MutexLock lock(&cache_mu_);
+    if (cache_.size() < cache_entries_) {
+      cache_.try_emplace(std::string(word), ids->begin() + start, ids->end());
+    }
+  }
+}
+
+void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* ids) const {
+  const int n = static_cast<int>(word.size());
+  struct Symbol {
+    int32_t id;
+    int prev;
+    int next;
+    bool alive;
+  };
+  std::vector<Symbol> sym(n);
+  for (int i = 0; i < n; ++i) {
+    sym[i] = {byte_ids_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1, true};
+  }
+  // Candidate merge of the symbol at `pos` with its successor; ordered by rank, then
+  // position (leftmost first). Stale entries are detected when popped.
+  struct Cand {
+    int32_t rank;
+    int pos;
+    int32_t new_id;
+    bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  std::vector<Cand> storage;
+  storage.reserve(n);
+  std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap(std::greater<Cand>(),
+                                                                        std::move(storage));
+  auto push_pair = [&](int pos) {
+    const int nx = sym[pos].next;
+    if (nx < 0) return;
+    auto it = merges_.find(PairKey(sym[pos].id, sym[nx].id));
+    if (it != merges_.end()) heap.push({it->second.first, pos, it->second.second});
+  };
+  for (int i = 0; i + 1 < n; ++i) push_pair(i);
+  while (!heap.empty()) {
+    const Cand c = heap.top();
+    heap.pop();
+    Symbol& left = sym[c.pos];
+    if (!left.alive || left.next < 0) continue;
+    Symbol& right = sym[left.next];
+    auto it = merges_.find(PairKey(left.id, right.id));
+    if (it == merges_.end() || it->second.first != c.rank) continue;  // stale entry
+    left.id = c.new_id;
+    right.alive = false;
+    left.next = right.next;
+    if (right.next >= 0) sym[right.next].prev = c.pos;
+    if (left.prev >= 0) push_pair(left.prev);
+    push_pair(c.pos);
+  }
+  for (int i = 0; i >= 0; i = sym[i].next) ids->push_back(sym[i].id);
+}
+
+}  // namespace mot::tokenizer

@@ -1,0 +1,84 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: engine/tokenizer/text/bpe_model.h
+// BpeModel: merge-rank byte-level BPE over raw bytes. Tokens are stored as raw byte
+// strings (the byte-level spelling is only a file format matter). A word starts as one
+// symbol per byte; the adjacent pair with the lowest merge rank is merged, leftmost first
+// among equal ranks, until no pair has a rank (the `tokenizers` library's rule). Merging
+// uses a doubly linked symbol list and a min-heap of candidate pairs: O(n log n) per word.
+// With `ignore_merges`, a word that is itself a token is emitted whole. Results for words
+// up to kMaxCachedWordBytes are kept in a bounded cache.
+// Thread rule: immutable after Create() except the internal cache, which is guarded by a
+// mutex; EncodeWord() may be called from any thread.
+#ifndef MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
+#define MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace mot::tokenizer {
+
+class BpeModel {
+ public:
+  static constexpr size_t kMaxCachedWordBytes = 256;
+  static constexpr size_t kDefaultCacheEntries = 1 << 16;
+
+  // `vocab[i]` = (raw bytes of the token, id); `merges[r]` = the pair with rank r, as raw
+  // bytes. Errors (InvalidArgument, naming "model.vocab" / "model.merges[r]"): duplicate
+  // token or id, negative id, a merge whose parts or result are not tokens, a byte with no
+  // single-byte token.
+  static absl::StatusOr<std::unique_ptr<BpeModel>> Create(
+      std::vector<std::pair<std::string, int32_t>> vocab,
+      std::vector<std::pair<std::string, std::string>> merges, bool ignore_merges,
+      size_t cache_entries = kDefaultCacheEntries);
+
+  // Appends the ids of `word` (raw bytes, non-empty) to `ids`.
+  void EncodeWord(std::string_view word, std::vector<int32_t>* ids) const;
+
+  // Raw bytes of token `id`, or nullptr if the model has no such id.
+  const std::string* TokenBytes(int32_t id) const;
+  // Id of the token with these raw bytes, or -1.
+  int32_t TokenId(std::string_view bytes) const;
+
+  // Number of tokens; max id + 1.
+  size_t size() const { return vocab_.size(); }
+  int32_t max_id() const { return max_id_; }
+  bool ignore_merges() const { return ignore_merges_; }
+  // Tokens in id order and merges in rank order, as raw bytes (for writing the file).
+  std::vector<std::pair<std::string, int32_t>> VocabById() const;
+  const std::vector<std::pair<int32_t, int32_t>>& merges() const { return merge_list_; }
+
+ private:
+  BpeModel() = default;
+  void MergeWord(std::string_view word, std::vector<int32_t>* ids) const;
+
+  static uint64_t PairKey(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+
+  absl::flat_hash_map<std::string, int32_t> vocab_;
+  absl::flat_hash_map<int32_t, std::string> vocab_r_;
+  std::array<int32_t, 256> byte_ids_{};
+  // Pair -> (rank, merged id).
+  absl::flat_hash_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
+  std::vector<std::pair<int32_t, int32_t>> merge_list_;
+  int32_t max_id_ = -1;
+  bool ignore_merges_ = false;
+  size_t cache_entries_ = 0;
+
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_ ABSL_GUARDED_BY(cache_mu_);
+};
+
+}  // namespace mot::tokenizer
+
+#endif  // MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
