@@ -1,0 +1,250 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// The one translation unit that compiles stb_image, stb_image_resize and stb_image_write.
+// All three are built with static linkage (STB_*_STATIC), so their symbols stay private
+// to this file and cannot collide with Debian's libstb.so if another module links it.
+#include "engine/tokenizer/image/image_codec.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace {
+
+// Per-thread cap on any single allocation made by stb_image while decoding one image
+// (see DecodeImage). 0 means no cap (the writer and resizer never come here).
+thread_local size_t g_stbi_alloc_cap = 0;
+
+void* CappedMalloc(size_t size) {
+  if (g_stbi_alloc_cap != 0 && size > g_stbi_alloc_cap) return nullptr;
+  return std::malloc(size);
+}
+
+void* CappedRealloc(void* p, size_t size) {
+  if (g_stbi_alloc_cap != 0 && size > g_stbi_alloc_cap) return nullptr;
+  return std::realloc(p, size);
+}
+
+}  // namespace
+
+#define STBI_MALLOC(sz) CappedMalloc(sz)
+#define STBI_REALLOC(p, sz) CappedRealloc(p, sz)
+#define STBI_FREE(p) std::free(p)
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STB_IMAGE_RESIZE_STATIC
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#include "stb_image.h"
+#include "stb_image_resize.h"
+#include "stb_image_write.h"
+#pragma GCC diagnostic pop
+
+namespace mot::tokenizer {
+namespace {
+
+// Bytes per pixel of the largest buffer stb_image allocates for an image (4 channels of
+// f32 for HDR, 4 x 16 bits for PNG) and slack for small images.
+constexpr size_t kAllocBytesPerPixel = 16;
+constexpr size_t kAllocSlack = size_t{1} << 20;
+
+struct StbImageDeleter {
+  void operator()(stbi_uc* p) const { stbi_image_free(p); }
+};
+
+// Sets the allocation cap for this thread while alive.
+class ScopedAllocCap {
+ public:
+  explicit ScopedAllocCap(size_t cap) : saved_(g_stbi_alloc_cap) { g_stbi_alloc_cap = cap; }
+  ~ScopedAllocCap() { g_stbi_alloc_cap = saved_; }
+
+ private:
+  size_t saved_;
+};
+
+// True when one of stb's per-format header readers rejects `data` as too large for it
+// (stb refuses headers over 2^24 per side or 2^30 bytes of pixels before allocating).
+// stbi_info tries every format in turn, so the "too large" reason of the format that
+// matched is overwritten by later ones; this asks each format on its own.
+bool HeaderTooLargeForStb(const stbi_uc* data, int len) {
+  using InfoFn = int (*)(stbi__context*, int*, int*, int*);
+  for (InfoFn info :
+       {stbi__png_info, stbi__jpeg_info, stbi__bmp_info, stbi__gif_info, stbi__psd_info,
+        stbi__pic_info, stbi__pnm_info, stbi__hdr_info, stbi__tga_info}) {
+    stbi__context s;
+    stbi__start_mem(&s, data, len);
+    int x = 0, y = 0, comp = 0;
+    stbi__g_failure_reason = nullptr;
+    if (!info(&s, &x, &y, &comp) && stbi__g_failure_reason != nullptr &&
+        std::strcmp(stbi__g_failure_reason, "too large") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string FailureReason() {
+  const char* reason = stbi_failure_reason();
+  return reason != nullptr ? reason : "unknown error";
+}
+
+}  // namespace
+
+absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes, std::string_view part,
+                                     const ImageLimits& limits) {
+  const std::string where(part);
+  if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ": empty image"));
+  const int64_t max_bytes = std::min<int64_t>(limits.max_bytes, std::numeric_limits<int>::max());
+  if (static_cast<int64_t>(bytes.size()) > max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(where, ": image is ", bytes.size(), " bytes, over the limit of ", max_bytes));
+  }
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = static_cast<int>(bytes.size());
+  int width = 0, height = 0, channels = 0;
+  if (!stbi_info_from_memory(data, len, &width, &height, &channels)) {
+    if (HeaderTooLargeForStb(data, len)) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(where,
+                       ": image header claims dimensions too large to decode (over 2^24 per side "
+                       "or 2^30 bytes of pixels), over the limit of ",
+                       limits.max_pixels, " pixels"));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": unknown or corrupt image format (", FailureReason(), ")"));
+  }
+  if (width <= 0 || height <= 0 || channels < 1 || channels > 4) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": bad image header: ", width, "x",
+                                                   height, " with ", channels, " channels"));
+  }
+  const int64_t pixels = int64_t{width} * height;
+  if (pixels > limits.max_pixels) {
+    return absl::ResourceExhaustedError(absl::StrCat(where, ": image is ", width, "x", height,
+                                                     " = ", pixels, " pixels, over the limit of ",
+                                                     limits.max_pixels));
+  }
+
+  int w = 0, h = 0, n = 0;
+  std::unique_ptr<stbi_uc, StbImageDeleter> decoded;
+  {
+    ScopedAllocCap cap(static_cast<size_t>(pixels) * kAllocBytesPerPixel + kAllocSlack);
+    decoded.reset(stbi_load_from_memory(data, len, &w, &h, &n, 0));
+  }
+  if (decoded == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": cannot decode image (", FailureReason(), ")"));
+  }
+  // The decoder's dimensions must be the header's (the limit was checked on those).
+  if (w != width || h != height || n < 1 || n > 4) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": decoded image is ", w, "x", h,
+                                                   " with ", n, " channels, header said ", width,
+                                                   "x", height));
+  }
+
+  RgbImage out;
+  out.width = w;
+  out.height = h;
+  out.pixels.resize(static_cast<size_t>(pixels) * 3);
+  const stbi_uc* src = decoded.get();
+  uint8_t* dst = out.pixels.data();
+  for (int64_t i = 0; i < pixels; ++i, src += n, dst += 3) {
+    switch (n) {
+      case 1:
+        dst[0] = dst[1] = dst[2] = src[0];
+        break;
+      case 2: {
+        // Gray + alpha over white: v*a + 255*(1-a), rounded.
+        const int a = src[1];
+        dst[0] = dst[1] = dst[2] = static_cast<uint8_t>((src[0] * a + 255 * (255 - a) + 127) / 255);
+        break;
+      }
+      case 3:
+        dst[0] = src[0];
+        dst[1] = src[1];
+        dst[2] = src[2];
+        break;
+      default: {
+        const int a = src[3];
+        for (int c = 0; c < 3; ++c) {
+          dst[c] = static_cast<uint8_t>((src[c] * a + 255 * (255 - a) + 127) / 255);
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<RgbImage> ResizeAndCenterCrop(const RgbImage& image, int size) {
+  if (size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("resize: size must be >= 1, got ", size));
+  }
+  if (image.width < 1 || image.height < 1 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+    return absl::InvalidArgumentError(absl::StrCat("resize: bad image ", image.width, "x",
+                                                   image.height, " with ", image.pixels.size(),
+                                                   " bytes"));
+  }
+  // The centered square of side min(w, h); resampling only that keeps the work bounded by
+  // the square for very elongated images.
+  const int side = std::min(image.width, image.height);
+  const int x0 = (image.width - side) / 2;
+  const int y0 = (image.height - side) / 2;
+  const int stride = image.width * 3;
+  const uint8_t* origin = image.pixels.data() + static_cast<size_t>(y0) * stride + x0 * 3;
+  RgbImage out;
+  out.width = size;
+  out.height = size;
+  out.pixels.resize(static_cast<size_t>(size) * size * 3);
+  if (side == size) {
+    for (int y = 0; y < size; ++y) {
+      std::memcpy(out.pixels.data() + static_cast<size_t>(y) * size * 3,
+                  origin + static_cast<size_t>(y) * stride, static_cast<size_t>(size) * 3);
+    }
+    return out;
+  }
+  if (!stbir_resize_uint8_srgb(origin, side, side, stride, out.pixels.data(), size, size, size * 3,
+                               3, STBIR_ALPHA_CHANNEL_NONE, 0)) {
+    return absl::InternalError(absl::StrCat("resize: stb_image_resize failed for ", side, "x", side,
+                                            " -> ", size, "x", size));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> EncodePng(const RgbImage& image) {
+  if (image.width < 1 || image.height < 1 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+    return absl::InvalidArgumentError(absl::StrCat("png: bad image ", image.width, "x",
+                                                   image.height, " with ", image.pixels.size(),
+                                                   " bytes"));
+  }
+  std::string png;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                               static_cast<size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &png, image.width, image.height, 3, image.pixels.data(),
+                              image.width * 3)) {
+    return absl::InternalError(
+        absl::StrCat("png: stb_image_write failed for ", image.width, "x", image.height));
+  }
+  return png;
+}
+
+}  // namespace mot::tokenizer
