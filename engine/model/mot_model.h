@@ -1,0 +1,125 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: engine/model/mot_model.h
+// MotModel: the Mixture-of-Transformers forward pass (DESIGN.md "The model") over a
+// backend::Backend, with weights from a Checkpoint.
+//
+// Weights: GEMM weights are zero-copy views into the checkpoint's mmapped safetensors and
+// keep their dtype (F32, BF16, F16), except that with options.fuse_projections (the default)
+// each tower's Wq/Wk/Wv are copied once at load into one [q_dim + 2 kv_dim, dim] matrix and
+// W1/W3 into one [2 ffn_hidden, dim] matrix (same dtype), so a decode step issues fewer,
+// larger matvecs; this costs one copy of those weights in memory. Norm weights (and
+// LayerNorm biases) are converted to f32 at load.
+//
+// Forward runs one step (a StepBatch, any mix of prefill chunks and decode tokens of many
+// sequences). "Sort once per step": rows are stably ordered by tower at the start, every
+// untied projection then runs as one Linear on each tower's contiguous row range, with no
+// gather or scatter inside the layers; attention reads each row's (seq, pos). The wanted
+// rows are gathered back in request order before the final norm (per row's tower) and the
+// LM head (output.weight, or tok_embeddings.weight when tie_embeddings).
+//
+// The Checkpoint and the Backend must outlive the model.
+// Thread rule: one caller at a time (the engine thread); Forward reuses scratch buffers.
+#ifndef MOT_ENGINE_MODEL_MOT_MODEL_H_
+#define MOT_ENGINE_MODEL_MOT_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/backend/backend.h"
+#include "engine/core/tensor.h"
+#include "engine/kv/kv_cache.h"
+#include "engine/model/step_batch.h"
+#include "model_loaders/checkpoint.h"
+#include "model_loaders/model_config.h"
+
+namespace mot::model {
+
+struct MotModelOptions {
+  // Fuse Wq/Wk/Wv and W1/W3 per tower at load (copies those weights once).
+  bool fuse_projections = true;
+};
+
+class MotModel {
+ public:
+  // Builds the model from `checkpoint` (whose tensors must all be present with the shapes of
+  // weight_names::ExpectedTensors and dtype F32, BF16 or F16; InvalidArgument or NotFound
+  // naming the tensor otherwise). `checkpoint` and `backend` are borrowed.
+  static absl::StatusOr<std::unique_ptr<MotModel>> Create(const Checkpoint* checkpoint,
+                                                          backend::Backend* backend,
+                                                          const MotModelOptions& options = {});
+
+  const MotConfig& config() const { return config_; }
+
+  // Runs one step. On success writes the logits of the rows with want_logits, in request
+  // order, to `logits` ([batch.NumWanted(), vocab_size] f32), stores every row's keys and
+  // values in `cache` and advances the cache length of every sequence in the batch.
+  // InvalidArgument naming the row and the field when a token is outside the vocabulary, a
+  // tower outside [0, num_towers), a seq outside the cache's slots, a pos outside
+  // [0, max_seq_len) or the sequence's capacity, or when the positions of a sequence are not
+  // exactly Length(seq), Length(seq)+1, ... (each once, in any row order); also when the
+  // cache does not match the config. Nothing is changed on failure. An empty batch is OK.
+  absl::Status Forward(const StepBatch& batch, kv::KvCache* cache, float* logits);
+
+  // Forward into a vector sized [NumWanted, vocab_size].
+  absl::StatusOr<std::vector<float>> Forward(const StepBatch& batch, kv::KvCache* cache);
+
+  // Bytes of weights read to decode one token of tower `tower` (embedding row, that tower's
+  // projections, norms, final norm and the LM head), without the KV cache.
+  int64_t WeightBytesPerToken(int tower) const;
+  // Parameters in the checkpoint (every tensor, counted once).
+  int64_t NumParameters() const { return num_parameters_; }
+
+ private:
+  struct Norm {
+    const float* weight = nullptr;
+    const float* bias = nullptr;  // LayerNorm only
+  };
+  struct TowerLayer {
+    backend::WeightRef wq, wk, wv, wqkv;  // wqkv set when fused
+    backend::WeightRef wo;
+    backend::WeightRef w1, w3, w13;  // w13 set when fused
+    backend::WeightRef w2;
+    Norm attention_norm, ffn_norm, q_norm, k_norm;
+  };
+
+  MotModel(const Checkpoint* checkpoint, backend::Backend* backend, MotConfig config);
+  absl::Status Load(const MotModelOptions& options);
+  absl::StatusOr<backend::WeightRef> GemmWeight(const std::string& name);
+  absl::StatusOr<Norm> LoadNorm(const std::string& weight_name, const std::string& bias_name);
+  backend::WeightRef Fuse(const std::vector<backend::WeightRef>& parts);
+  absl::Status Validate(const StepBatch& batch, const kv::KvCache& cache);
+  void ApplyNorm(const Norm& norm, const float* x, int64_t rows, int64_t dim, int64_t ldx, float* y,
+                 int64_t ldy);
+  void EnsureScratch(int64_t rows);
+
+  const Checkpoint* checkpoint_;
+  backend::Backend* backend_;
+  MotConfig config_;
+  int64_t num_parameters_ = 0;
+
+  backend::WeightRef embeddings_;
+  backend::WeightRef lm_head_;
+  std::vector<std::vector<TowerLayer>> layers_;   // [layer][tower]
+  std::vector<Norm> final_norm_;                  // [tower]
+  std::vector<std::vector<float>> norm_storage_;  // owns every Norm's f32 data
+  std::vector<Tensor> fused_storage_;             // owns fused weights
+  std::vector<Tensor> weight_tensors_;            // keeps every weight view (or copy) alive
+
+  // Per-step scratch, grown on demand.
+  int64_t scratch_rows_ = 0;
+  std::vector<int32_t> order_;            // sorted row -> request row
+  std::vector<int32_t> ids_, seq_, pos_;  // in sorted order
+  std::vector<int32_t> wanted_;           // sorted index of each wanted row, request order
+  std::vector<int32_t> wanted_tower_;
+  std::vector<int64_t> tower_begin_;                    // [num_towers + 1]
+  std::vector<int32_t> seq_count_, seq_min_, seq_max_;  // validation, per cache slot
+  std::vector<float> x_, xn_, qkv_, attn_, ffn_, tmp_;
+};
+
+}  // namespace mot::model
+
+#endif  // MOT_ENGINE_MODEL_MOT_MODEL_H_
