@@ -216,8 +216,8 @@ absl::Status MotModel::Validate(const StepBatch& batch, const kv::KvCache& cache
     }
   }
   // No duplicates: with count == max - min + 1, a duplicate implies a gap; find one.
-  std::vector<int64_t> keys;
-  keys.reserve(batch.rows.size());
+  std::vector<int64_t>& keys = keys_;
+  keys.clear();
   for (const StepRow& r : batch.rows) keys.push_back(int64_t{r.seq} * config_.max_seq_len + r.pos);
   std::sort(keys.begin(), keys.end());
   for (size_t i = 1; i < keys.size(); ++i) {

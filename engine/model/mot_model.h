@@ -117,6 +117,7 @@ class MotModel {
   std::vector<int32_t> wanted_tower_;
   std::vector<int64_t> tower_begin_;                    // [num_towers + 1]
   std::vector<int32_t> seq_count_, seq_min_, seq_max_;  // validation, per cache slot
+  std::vector<int64_t> keys_;                           // validation: (seq, pos) keys
   std::vector<float> x_, xn_, qkv_, attn_, ffn_, tmp_;
 };
 

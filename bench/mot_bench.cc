@@ -1,0 +1,381 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: bench/mot_bench.cc
+// mot_bench: prefill and single-stream decode speed of MotModel on the CPU backend, for a
+// few model sizes with random weights (written to a temporary checkpoint and loaded like a
+// real one), beside the decode bound measured in the same run (read bandwidth / bytes read
+// per decoded token, KV included) and the PyTorch oracle (bench/oracle_bench.py via
+// MOT_PYTHON) on the same checkpoint. Prints one Markdown table and a footer with the
+// commit, CPU, threads, date, load average and the command.
+//
+//   build/bench/mot_bench [--configs=small:bf16,134m:bf16,134m:f32,134m-3mod:bf16]
+//                         [--prompt=128] [--decode=32] [--reps=5] [--warmup=1]
+//                         [--threads=0] [--no-fuse] [--no-oracle] [--json=out.json]
+#include <stdio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "bench/bandwidth.h"
+#include "engine/backend/cpu/cpu_backend.h"
+#include "engine/core/thread_pool.h"
+#include "engine/kv/contiguous_kv_cache.h"
+#include "engine/model/mot_model.h"
+#include "engine/model/random_weights.h"
+#include "model_loaders/checkpoint.h"
+#include "nlohmann/json.hpp"
+
+namespace mot::bench {
+namespace {
+
+struct Options {
+  std::vector<std::string> configs = {"small:bf16", "134m:bf16", "134m:f32", "134m-3mod:bf16"};
+  int prompt = 128;
+  int decode = 32;
+  int reps = 5;
+  int warmup = 1;
+  int threads = 0;
+  bool fuse = true;
+  bool oracle = true;
+  std::string json;
+};
+
+struct Stats {
+  double mean = 0;
+  double stddev = 0;
+};
+
+Stats Summarize(const std::vector<double>& v) {
+  Stats s;
+  if (v.empty()) return s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.stddev += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(s.stddev / static_cast<double>(v.size() - 1)) : 0;
+  return s;
+}
+
+std::string Fmt(const Stats& s) { return absl::StrFormat("%.1f ± %.1f", s.mean, s.stddev); }
+
+bool MakeConfig(const std::string& size, MotConfig* c) {
+  c->norm_eps = 1e-5f;
+  c->rope_theta = 10000.0f;
+  c->max_seq_len = 2048;
+  c->norm_placement = NormPlacement::kPre;
+  c->norm_type = NormType::kRms;
+  c->qk_norm = false;
+  c->tie_embeddings = false;
+  int towers = 1;
+  if (size == "small" || size == "small-3mod") {
+    c->dim = 256, c->n_layers = 4, c->n_heads = 8, c->n_kv_heads = 4, c->head_dim = 32;
+    c->ffn_hidden = 688, c->vocab_size = 8000;
+    towers = size == "small" ? 1 : 3;
+  } else if (size == "134m" || size == "134m-3mod") {
+    c->dim = 768, c->n_layers = 12, c->n_heads = 12, c->n_kv_heads = 4, c->head_dim = 64;
+    c->ffn_hidden = 2048, c->vocab_size = 32000;
+    towers = size == "134m" ? 1 : 3;
+  } else {
+    return false;
+  }
+  static const char* kNames[] = {"text", "image", "audio"};
+  c->modalities.clear();
+  for (int m = 0; m < towers; ++m) c->modalities.push_back(kNames[m]);
+  c->vocab_ranges.clear();
+  c->vocab_ranges.push_back({"special", 0, 16, 0});
+  if (towers == 1) {
+    c->vocab_ranges.push_back({"text", 16, c->vocab_size, 0});
+  } else {
+    const int32_t text_end = c->vocab_size / 2, image_end = c->vocab_size * 3 / 4;
+    c->vocab_ranges.push_back({"text", 16, text_end, 0});
+    c->vocab_ranges.push_back({"image", text_end, image_end, 1});
+    c->vocab_ranges.push_back({"audio", image_end, c->vocab_size, 2});
+  }
+  return true;
+}
+
+std::string RunCommand(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (f == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+std::string CpuModel() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+std::string LoadAvg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+struct Row {
+  std::string size, dtype;
+  int64_t params = 0;
+  int towers = 1;
+  Stats prefill, decode;
+  double bytes_per_token = 0;
+  double bound = 0;
+  Stats torch_prefill, torch_decode;
+  bool have_torch = false;
+  std::string torch_note;
+};
+
+double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+int Run(const Options& opt, const std::string& command) {
+  ThreadPool pool(opt.threads);
+  backend::cpu::CpuBackend backend(&pool);
+  const std::string load_start = LoadAvg();
+  std::cerr << "measuring read bandwidth over " << pool.num_threads() << " threads...\n";
+  const double gbs = MeasureReadBandwidthGBs(pool);
+  std::cerr << "read bandwidth " << gbs << " GB/s\n";
+  std::vector<Row> rows;
+  std::string torch_blas;
+  for (const std::string& spec : opt.configs) {
+    std::vector<std::string> parts = absl::StrSplit(spec, ':');
+    Row row;
+    row.size = parts[0];
+    row.dtype = parts.size() > 1 ? parts[1] : "bf16";
+    MotConfig config;
+    if (!MakeConfig(row.size, &config)) {
+      std::cerr << "unknown size " << row.size << "\n";
+      return 2;
+    }
+    const DType dtype =
+        row.dtype == "f32" ? DType::kF32 : (row.dtype == "f16" ? DType::kF16 : DType::kBF16);
+    row.towers = config.num_towers();
+    char tmpl[] = "/tmp/mot_bench_XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    const std::string dir = std::string(tmpl) + "/ckpt";
+    std::cerr << spec << ": writing random checkpoint to " << dir << "\n";
+    {
+      auto tensors = model::RandomMotWeights(config, dtype, 1234);
+      if (absl::Status s = WriteCheckpoint(dir, config, tensors); !s.ok()) {
+        std::cerr << s << "\n";
+        return 1;
+      }
+    }
+    CheckpointOpenOptions open_options;
+    open_options.verify_sha256 = false;
+    auto ckpt = Checkpoint::Open(dir, open_options);
+    if (!ckpt.ok()) {
+      std::cerr << ckpt.status() << "\n";
+      return 1;
+    }
+    model::MotModelOptions model_options;
+    model_options.fuse_projections = opt.fuse;
+    auto model = model::MotModel::Create(&*ckpt, &backend, model_options);
+    if (!model.ok()) {
+      std::cerr << model.status() << "\n";
+      return 1;
+    }
+    row.params = (*model)->NumParameters();
+    const int total = opt.prompt + opt.decode;
+    auto cache = kv::ContiguousKvCache::Create(config, 1, total);
+    if (!cache.ok()) {
+      std::cerr << cache.status() << "\n";
+      return 1;
+    }
+    // Tokens: random ids; towers in contiguous blocks (i * towers / total), as the oracle
+    // bench does, so decode runs in the last tower.
+    std::vector<int32_t> tokens(static_cast<size_t>(total));
+    uint64_t s = 42;
+    for (int32_t& t : tokens) {
+      s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+      t = static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(config.vocab_size));
+    }
+    auto tower_of = [&](int i) { return i * row.towers / total; };
+    std::vector<float> logits(static_cast<size_t>(config.vocab_size));
+    std::vector<double> prefill_rates, decode_rates;
+    for (int rep = 0; rep < opt.warmup + opt.reps; ++rep) {
+      (*cache)->ResetAll();
+      model::StepBatch prefill;
+      for (int i = 0; i < opt.prompt; ++i) {
+        prefill.rows.push_back({tokens[i], tower_of(i), 0, i, i + 1 == opt.prompt});
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      absl::Status st = (*model)->Forward(prefill, cache->get(), logits.data());
+      const auto t1 = std::chrono::steady_clock::now();
+      for (int i = opt.prompt; i < total && st.ok(); ++i) {
+        model::StepBatch step;
+        step.rows.push_back({tokens[i], tower_of(i), 0, i, true});
+        st = (*model)->Forward(step, cache->get(), logits.data());
+      }
+      const auto t2 = std::chrono::steady_clock::now();
+      if (!st.ok()) {
+        std::cerr << st << "\n";
+        return 1;
+      }
+      if (rep >= opt.warmup) {
+        prefill_rates.push_back(opt.prompt / Seconds(t0, t1));
+        decode_rates.push_back(opt.decode / Seconds(t1, t2));
+      }
+    }
+    row.prefill = Summarize(prefill_rates);
+    row.decode = Summarize(decode_rates);
+    // Bytes read per decoded token: the decode tower's weights plus the K and V of every
+    // cached position (f32), averaged over the decoded positions.
+    const int decode_tower = tower_of(total - 1);
+    const double avg_context = opt.prompt + (opt.decode + 1) / 2.0;
+    row.bytes_per_token = static_cast<double>((*model)->WeightBytesPerToken(decode_tower)) +
+                          2.0 * config.n_layers * config.kv_dim() * 4 * avg_context;
+    row.bound = gbs * 1e9 / row.bytes_per_token;
+    model->reset();
+
+    if (opt.oracle) {
+      const std::string cmd =
+          absl::StrCat(MOT_PYTHON, " ", MOT_SOURCE_DIR, "/bench/oracle_bench.py --checkpoint ", dir,
+                       " --prompt ", opt.prompt, " --decode ", opt.decode, " --reps ", opt.reps,
+                       " --warmup ", opt.warmup, " --threads ", pool.num_threads(),
+                       row.towers > 1 ? " --modality-pattern interleaved" : "");
+      std::cerr << "torch: " << cmd << "\n";
+      const std::string out = RunCommand(cmd + " 2>/dev/null");
+      try {
+        auto j = nlohmann::json::parse(out.substr(out.rfind('{')));
+        row.torch_prefill = Summarize(j["prefill_tok_s"].get<std::vector<double>>());
+        row.torch_decode = Summarize(j["decode_tok_s"].get<std::vector<double>>());
+        row.have_torch = true;
+        torch_blas =
+            absl::StrCat("torch ", j["torch"].get<std::string>(), " (", j["threads"].get<int>(),
+                         " threads, f32 compute), ", j["blas"].get<std::string>());
+      } catch (const std::exception& e) {
+        row.torch_note = "oracle failed";
+        std::cerr << "oracle bench output not understood: " << out << "\n";
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(tmpl, ec);
+    rows.push_back(row);
+    std::cerr << spec << ": prefill " << Fmt(row.prefill) << " decode " << Fmt(row.decode)
+              << " bound " << row.bound << "\n";
+  }
+  const std::string load_end = LoadAvg();
+
+  std::ostringstream md;
+  md << "| model | params | dtype | towers | prefill tok/s (" << opt.prompt
+     << " tok) | decode tok/s | decode bound tok/s | % of bound | torch prefill tok/s | "
+        "torch decode tok/s |\n";
+  md << "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const Row& r : rows) {
+    md << "| " << r.size << " | " << absl::StrFormat("%.1fM", r.params / 1e6) << " | " << r.dtype
+       << " | " << r.towers << " | " << Fmt(r.prefill) << " | " << Fmt(r.decode) << " | "
+       << absl::StrFormat("%.1f", r.bound) << " | "
+       << absl::StrFormat("%.0f%%", 100.0 * r.decode.mean / r.bound) << " | "
+       << (r.have_torch ? Fmt(r.torch_prefill) : (opt.oracle ? r.torch_note : "-")) << " | "
+       << (r.have_torch ? Fmt(r.torch_decode) : "-") << " |\n";
+  }
+  std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  md << "\nDecode: single stream, " << opt.decode << " tokens after a " << opt.prompt
+     << "-token prompt, mean ± stddev over " << opt.reps << " reps after " << opt.warmup
+     << " warm-up. Bound = measured read bandwidth " << absl::StrFormat("%.1f", gbs)
+     << " GB/s ÷ bytes read per decoded token (the decode tower's weights + f32 KV of the "
+        "average context).\n";
+  md << "Backend " << backend.name() << ", fused QKV/W13: " << (opt.fuse ? "yes" : "no")
+     << ". Torch: " << (torch_blas.empty() ? "not run" : torch_blas) << ".\n";
+  md << "Commit " << RunCommand(absl::StrCat("git -C ", MOT_SOURCE_DIR, " rev-parse --short HEAD"))
+     << ", CPU " << CpuModel() << ", threads " << pool.num_threads() << ", " << date
+     << ", load average " << load_start << " (start) / " << load_end << " (end).\n";
+  md << "Command: `" << command << "`\n";
+  std::cout << md.str();
+
+  if (!opt.json.empty()) {
+    nlohmann::json j;
+    j["bandwidth_gbs"] = gbs;
+    j["backend"] = std::string(backend.name());
+    for (const Row& r : rows) {
+      j["rows"].push_back({{"size", r.size},
+                           {"dtype", r.dtype},
+                           {"params", r.params},
+                           {"towers", r.towers},
+                           {"prefill_tok_s", r.prefill.mean},
+                           {"prefill_std", r.prefill.stddev},
+                           {"decode_tok_s", r.decode.mean},
+                           {"decode_std", r.decode.stddev},
+                           {"bytes_per_token", r.bytes_per_token},
+                           {"decode_bound_tok_s", r.bound},
+                           {"torch_prefill_tok_s", r.torch_prefill.mean},
+                           {"torch_decode_tok_s", r.torch_decode.mean}});
+    }
+    std::ofstream(opt.json) << j.dump(2) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace mot::bench
+
+int main(int argc, char** argv) {
+  mot::bench::Options opt;
+  std::string command = argv[0];
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    command += " " + a;
+    auto value = [&](const char* flag) -> const char* {
+      const size_t n = std::strlen(flag);
+      return a.compare(0, n, flag) == 0 ? a.c_str() + n : nullptr;
+    };
+    if (const char* v = value("--configs=")) {
+      opt.configs = absl::StrSplit(v, ',');
+    } else if (const char* v = value("--sizes=")) {
+      opt.configs = absl::StrSplit(v, ',');
+    } else if (const char* v = value("--prompt=")) {
+      opt.prompt = std::atoi(v);
+    } else if (const char* v = value("--decode=")) {
+      opt.decode = std::atoi(v);
+    } else if (const char* v = value("--reps=")) {
+      opt.reps = std::atoi(v);
+    } else if (const char* v = value("--warmup=")) {
+      opt.warmup = std::atoi(v);
+    } else if (const char* v = value("--threads=")) {
+      opt.threads = std::atoi(v);
+    } else if (const char* v = value("--json=")) {
+      opt.json = v;
+    } else if (a == "--no-fuse") {
+      opt.fuse = false;
+    } else if (a == "--no-oracle") {
+      opt.oracle = false;
+    } else {
+      std::cerr << "unknown flag " << a
+                << "\nusage: mot_bench [--configs=small:bf16,134m:f32,...] [--prompt=N] "
+                   "[--decode=N] [--reps=N] [--warmup=N] [--threads=N] [--no-fuse] "
+                   "[--no-oracle] [--json=PATH]\n";
+      return 2;
+    }
+  }
+  if (opt.prompt < 1 || opt.decode < 1 || opt.reps < 1 || opt.warmup < 0) {
+    std::cerr << "--prompt, --decode and --reps must be >= 1\n";
+    return 2;
+  }
+  return mot::bench::Run(opt, command);
+}

@@ -1,0 +1,278 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// MotModel against the independent PyTorch reference (mot_reference.py, f64), and the
+// step API's invariances: decode == prefill, chunked prefill == prefill, a mixed step ==
+// separate runs, identical towers == one tower, row order does not matter.
+// Tolerance: |ours - ref| <= atol + rtol |ref|, rtol 1e-4. Against the f64 oracle atol is
+// 1e-4 (our f32 math over 2 layers of dim 64, logits of magnitude <= ~10); between two runs
+// of our own engine (same math, other batching and GEMM paths) atol is 2e-5.
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <random>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model_loaders/weight_names.h"
+#include "tests/oracle/oracle_test_util.h"
+#include "tests/testing/status_matchers.h"
+
+namespace mot::testing {
+namespace {
+
+constexpr double kRtol = 1e-4;
+constexpr double kOracleAtol = 1e-4;
+constexpr double kSelfAtol = 2e-5;
+
+struct OracleCase {
+  ModelCase model;
+  bool interleaved = true;
+};
+
+std::string PrintName(const ::testing::TestParamInfo<OracleCase>& info) {
+  return info.param.model.name;
+}
+
+std::vector<OracleCase> OracleCases() {
+  const auto pre = NormPlacement::kPre;
+  const auto post = NormPlacement::kPostBranch;
+  const auto rms = NormType::kRms;
+  const auto layer = NormType::kLayer;
+  // name, towers, placement, norm, n_heads, n_kv_heads, qk_norm, tied, dtype, seed
+  return {
+      {{"dense_pre_rms_gqa_f32", 1, pre, rms, 4, 2, false, false, DType::kF32, 11}, false},
+      {{"dense_post_layer_mha_qknorm_tied_bf16", 1, post, layer, 4, 4, true, true, DType::kBF16,
+        12},
+       false},
+      {{"two_pre_rms_gqa_qknorm_tied_interleaved_bf16", 2, pre, rms, 4, 2, true, true, DType::kBF16,
+        21},
+       true},
+      {{"two_post_layer_mha_contiguous_f32", 2, post, layer, 4, 4, false, false, DType::kF32, 22},
+       false},
+      {{"two_post_rms_gqa_interleaved_f16", 2, post, rms, 4, 1, false, false, DType::kF16, 23},
+       true},
+      {{"three_post_rms_gqa_qknorm_tied_interleaved_f32", 3, post, rms, 4, 2, true, true,
+        DType::kF32, 31},
+       true},
+      {{"three_pre_layer_mha_qknorm_contiguous_bf16", 3, pre, layer, 4, 4, true, false,
+        DType::kBF16, 32},
+       false},
+      {{"three_pre_layer_gqa_interleaved_f32", 3, pre, layer, 4, 2, false, false, DType::kF32, 33},
+       true},
+  };
+}
+
+class MotOracleTest : public ::testing::TestWithParam<OracleCase> {};
+
+TEST_P(MotOracleTest, PrefillLogitsMatchPyTorchReference) {
+  if (!PythonAvailable()) {
+    GTEST_SKIP() << "MOT_PYTHON=" << MOT_PYTHON
+                 << " not found: the PyTorch oracle cannot run (run scripts/setup.sh)";
+  }
+  const OracleCase& c = GetParam();
+  auto model = OracleModel::Create(c.model);
+  ASSERT_THAT(model, IsOk());
+  const SequenceInput in = MakeSequence((*model)->config(), 24, c.interleaved, c.model.seed);
+  auto ours = (*model)->Prefill(in);
+  ASSERT_THAT(ours, IsOk());
+  auto ref = RunPythonOracle((*model)->dir(), in);
+  ASSERT_THAT(ref, IsOk());
+  const Diff d = Compare(*ours, *ref, kOracleAtol, kRtol);
+  std::printf("[oracle] %-48s max|diff| %.3g (max|ref| %.3g)\n", c.model.name.c_str(), d.max_abs,
+              d.max_ref);
+  EXPECT_TRUE(d.within) << "max |diff| " << d.max_abs << " at " << d.worst;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, MotOracleTest, ::testing::ValuesIn(OracleCases()), PrintName);
+
+// The configs of the invariance tests: both layouts, 3 towers, GQA and q/k norm.
+std::vector<ModelCase> SelfCases() {
+  return {
+      {"self_pre", 3, NormPlacement::kPre, NormType::kRms, 4, 2, true, false, DType::kBF16, 41},
+      {"self_post", 3, NormPlacement::kPostBranch, NormType::kLayer, 4, 2, true, true, DType::kF32,
+       42},
+  };
+}
+
+class MotStepTest : public ::testing::TestWithParam<ModelCase> {
+ protected:
+  void SetUp() override {
+    auto m = OracleModel::Create(GetParam());
+    ASSERT_THAT(m, IsOk());
+    model_ = std::move(m).value();
+    in_ = MakeSequence(model_->config(), 20, /*interleaved=*/true, GetParam().seed);
+    auto full = model_->Prefill(in_);
+    ASSERT_THAT(full, IsOk());
+    full_ = std::move(full).value();
+  }
+
+  // Rows [begin, end) of `in` as a step of sequence `seq`, all logits wanted.
+  void AddRows(const SequenceInput& in, int begin, int end, int seq, model::StepBatch* batch) {
+    for (int i = begin; i < end; ++i) {
+      batch->rows.push_back({in.tokens[i], in.towers[i], seq, i, true});
+    }
+  }
+
+  void ExpectClose(const std::vector<float>& got, const std::vector<float>& ref, const char* what) {
+    const Diff d = Compare(got, ref, kSelfAtol, kRtol);
+    std::printf("[self] %-10s %-28s max|diff| %.3g\n", GetParam().name.c_str(), what, d.max_abs);
+    EXPECT_TRUE(d.within) << what << ": max |diff| " << d.max_abs << " at " << d.worst;
+  }
+
+  std::unique_ptr<OracleModel> model_;
+  SequenceInput in_;
+  std::vector<float> full_;
+};
+
+TEST_P(MotStepTest, TokenByTokenDecodeEqualsPrefill) {
+  auto cache = model_->NewCache(1);
+  std::vector<float> logits;
+  for (int i = 0; i < static_cast<int>(in_.tokens.size()); ++i) {
+    model::StepBatch step;
+    AddRows(in_, i, i + 1, 0, &step);
+    auto out = model_->model().Forward(step, cache.get());
+    ASSERT_THAT(out, IsOk());
+    logits.insert(logits.end(), out->begin(), out->end());
+  }
+  EXPECT_EQ(cache->Length(0), static_cast<int>(in_.tokens.size()));
+  ExpectClose(logits, full_, "decode vs prefill");
+}
+
+TEST_P(MotStepTest, ChunkedPrefillEqualsOnePrefill) {
+  auto cache = model_->NewCache(1);
+  std::vector<float> logits;
+  for (auto [b, e] : {std::pair{0, 7}, std::pair{7, 20}}) {
+    model::StepBatch step;
+    AddRows(in_, b, e, 0, &step);
+    auto out = model_->model().Forward(step, cache.get());
+    ASSERT_THAT(out, IsOk());
+    logits.insert(logits.end(), out->begin(), out->end());
+  }
+  ExpectClose(logits, full_, "two chunks vs prefill");
+}
+
+TEST_P(MotStepTest, MixedStepOfTwoSequencesEqualsSeparateRuns) {
+  const SequenceInput other = MakeSequence(model_->config(), 12, true, GetParam().seed + 100);
+  auto other_full = model_->Prefill(other);
+  ASSERT_THAT(other_full, IsOk());
+  // Slot 1 gets `in_` and slot 0 gets `other`. Step 1: both prefill, rows interleaved.
+  // Step 2: `in_` prefills its rest while `other` decodes one token at a time.
+  auto cache = model_->NewCache(2);
+  model::StepBatch step1;
+  for (int i = 0; i < 10; ++i) {
+    AddRows(in_, i, i + 1, 1, &step1);
+    if (i < 8) AddRows(other, i, i + 1, 0, &step1);
+  }
+  auto out1 = model_->model().Forward(step1, cache.get());
+  ASSERT_THAT(out1, IsOk());
+  std::vector<float> got_in, got_other;
+  const int64_t v = model_->config().vocab_size;
+  for (size_t r = 0; r < step1.rows.size(); ++r) {
+    auto& dst = step1.rows[r].seq == 1 ? got_in : got_other;
+    dst.insert(dst.end(), out1->begin() + r * v, out1->begin() + (r + 1) * v);
+  }
+  int next_other = 8;
+  for (int b = 10; b < 20; b += 5) {
+    model::StepBatch step;
+    if (next_other < 12) {
+      AddRows(other, next_other, next_other + 1, 0, &step);
+    }
+    AddRows(in_, b, b + 5, 1, &step);
+    auto out = model_->model().Forward(step, cache.get());
+    ASSERT_THAT(out, IsOk());
+    for (size_t r = 0; r < step.rows.size(); ++r) {
+      auto& dst = step.rows[r].seq == 1 ? got_in : got_other;
+      dst.insert(dst.end(), out->begin() + r * v, out->begin() + (r + 1) * v);
+    }
+    if (next_other < 12) ++next_other;
+  }
+  while (next_other < 12) {
+    model::StepBatch step;
+    AddRows(other, next_other, next_other + 1, 0, &step);
+    auto out = model_->model().Forward(step, cache.get());
+    ASSERT_THAT(out, IsOk());
+    got_other.insert(got_other.end(), out->begin(), out->end());
+    ++next_other;
+  }
+  ExpectClose(got_in, full_, "mixed step, sequence A");
+  ExpectClose(got_other, *other_full, "mixed step, sequence B");
+}
+
+TEST_P(MotStepTest, RowOrderDoesNotChangeLogits) {
+  std::vector<int> order(in_.tokens.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 rng(GetParam().seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  model::StepBatch step;
+  for (int i : order) AddRows(in_, i, i + 1, 0, &step);
+  auto cache = model_->NewCache(1);
+  auto out = model_->model().Forward(step, cache.get());
+  ASSERT_THAT(out, IsOk());
+  const int64_t v = model_->config().vocab_size;
+  std::vector<float> unshuffled(out->size());
+  for (size_t r = 0; r < order.size(); ++r) {
+    std::copy(out->begin() + r * v, out->begin() + (r + 1) * v, unshuffled.begin() + order[r] * v);
+  }
+  ExpectClose(unshuffled, full_, "shuffled rows vs prefill");
+}
+
+TEST_P(MotStepTest, OnlyWantedRowsReturnInRequestOrder) {
+  model::StepBatch step;
+  AddRows(in_, 0, 20, 0, &step);
+  const std::vector<int> wanted = {17, 3, 19};
+  // Request order stays positional; mark only three rows and move row 17 first.
+  for (auto& r : step.rows) r.want_logits = false;
+  std::swap(step.rows[0], step.rows[17]);
+  step.rows[0].want_logits = true;   // position 17
+  step.rows[3].want_logits = true;   // position 3
+  step.rows[19].want_logits = true;  // position 19
+  auto cache = model_->NewCache(1);
+  auto out = model_->model().Forward(step, cache.get());
+  ASSERT_THAT(out, IsOk());
+  const int64_t v = model_->config().vocab_size;
+  ASSERT_EQ(out->size(), wanted.size() * v);
+  std::vector<float> ref;
+  for (int p : wanted) ref.insert(ref.end(), full_.begin() + p * v, full_.begin() + (p + 1) * v);
+  ExpectClose(*out, ref, "wanted rows only");
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, MotStepTest, ::testing::ValuesIn(SelfCases()),
+                         [](const ::testing::TestParamInfo<ModelCase>& info) {
+                           return info.param.name;
+                         });
+
+// A 3-tower model whose towers hold identical weights is the 1-tower model with them.
+TEST(MotTowerTest, IdenticalTowersEqualOneTowerModel) {
+  for (NormPlacement placement : {NormPlacement::kPre, NormPlacement::kPostBranch}) {
+    ModelCase three{"identical3", 3, placement, NormType::kRms, 4, 2, true, false,
+                    DType::kBF16, 51};
+    auto m3 = OracleModel::Create(three, {}, /*identical_towers=*/true);
+    ASSERT_THAT(m3, IsOk());
+    ModelCase one = three;
+    one.name = "identical1";
+    one.towers = 1;
+    // The 1-tower tensors are exactly the tower-0 tensors of the 3-tower model.
+    std::vector<NamedTensor> tensors;
+    for (const auto& e : weight_names::ExpectedTensors(MakeConfig(one))) {
+      for (const NamedTensor& t : (*m3)->tensors()) {
+        if (t.name == e.name) tensors.push_back(t);
+      }
+    }
+    auto m1 = OracleModel::Create(one, tensors);
+    ASSERT_THAT(m1, IsOk());
+    const SequenceInput in3 = MakeSequence((*m3)->config(), 18, true, 5);
+    SequenceInput in1 = in3;
+    std::fill(in1.towers.begin(), in1.towers.end(), 0);
+    auto l3 = (*m3)->Prefill(in3);
+    auto l1 = (*m1)->Prefill(in1);
+    ASSERT_THAT(l3, IsOk());
+    ASSERT_THAT(l1, IsOk());
+    const Diff d = Compare(*l3, *l1, kSelfAtol, kRtol);
+    std::printf("[self] identical towers (%s) max|diff| %.3g\n",
+                placement == NormPlacement::kPre ? "pre" : "post_branch", d.max_abs);
+    EXPECT_TRUE(d.within) << "max |diff| " << d.max_abs;
+  }
+}
+
+}  // namespace
+}  // namespace mot::testing
