@@ -108,7 +108,8 @@ absl::StatusOr<std::string> ReadString(const json& obj, const char* key, std::st
 
 absl::Status CheckKeys(const json& obj, std::string_view where,
                        std::initializer_list<const char*> allowed) {
-  for (const auto& [key, unused] : obj.items()) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    const std::string& key = it.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown field ", ShortDump(json(key)), where.empty() ? "" : " in ",
@@ -215,6 +216,27 @@ absl::Status ValidateMotConfig(const MotConfig& c) {
     return FieldError("vocab_ranges", absl::StrCat("cover [0, ", expected_begin,
                                                    ") but vocab_size is ", c.vocab_size));
   }
+  if (!c.special_tokens.empty()) {
+    std::set<std::string_view> names;
+    for (const std::string& t : c.special_tokens) {
+      if (t.empty()) return FieldError("special_tokens", "a name is empty");
+      if (!names.insert(t).second) {
+        return FieldError("special_tokens", absl::StrCat("'", t, "' is listed twice"));
+      }
+    }
+    const auto special = std::find_if(c.vocab_ranges.begin(), c.vocab_ranges.end(),
+                                      [](const VocabRange& r) { return r.name == "special"; });
+    if (special == c.vocab_ranges.end()) {
+      return FieldError("special_tokens", "given, but no vocab range is named \"special\"");
+    }
+    if (special->begin != 0 ||
+        static_cast<size_t>(special->end - special->begin) != c.special_tokens.size()) {
+      return FieldError("special_tokens",
+                        absl::StrCat("lists ", c.special_tokens.size(),
+                                     " names but the special range is [", special->begin, ", ",
+                                     special->end, "); it must start at 0 and hold one id each"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -225,7 +247,7 @@ absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
       root, "",
       {"format", "format_version", "dim", "n_layers", "n_heads", "n_kv_heads", "head_dim",
        "ffn_hidden", "norm_eps", "rope_theta", "max_seq_len", "norm_placement", "norm_type",
-       "qk_norm", "tie_embeddings", "modalities", "vocab_size", "vocab_ranges"}));
+       "qk_norm", "tie_embeddings", "modalities", "vocab_size", "vocab_ranges", "special_tokens"}));
 
   MOT_ASSIGN_OR_RETURN(const std::string format, ReadString(root, "format", "format", true));
   if (format != kFormat) {
@@ -328,6 +350,18 @@ absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
     vr.tower = static_cast<int32_t>(m - c.modalities.begin());
     c.vocab_ranges.push_back(std::move(vr));
   }
+  if (const auto specials = root.find("special_tokens"); specials != root.end()) {
+    if (!specials->is_array()) {
+      return FieldError("special_tokens",
+                        absl::StrCat("must be an array of names, got ", ShortDump(*specials)));
+    }
+    for (const json& t : *specials) {
+      if (!t.is_string()) {
+        return FieldError("special_tokens", absl::StrCat("must hold strings, got ", ShortDump(t)));
+      }
+      c.special_tokens.push_back(t.get<std::string>());
+    }
+  }
   MOT_RETURN_IF_ERROR(ValidateMotConfig(c));
   return c;
 }
@@ -371,6 +405,7 @@ std::string MotConfigToJson(const MotConfig& c) {
     ranges.push_back(std::move(o));
   }
   j["vocab_ranges"] = std::move(ranges);
+  if (!c.special_tokens.empty()) j["special_tokens"] = c.special_tokens;
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 

@@ -18,8 +18,10 @@
 //     "vocab_size": 40000,
 //     "vocab_ranges": [ {"name": "special", "begin": 0, "end": 16, "modality": "text"},
 //                       {"name": "text", "begin": 16, "end": 32000, "modality": "text"},
-//                       {"name": "image", "begin": 32000, "end": 40000, "modality": "image"} ]
+//                       {"name": "image", "begin": 32000, "end": 40000, "modality": "image"} ],
+//     "special_tokens": ["<pad>", "<bos>", "<eos>", "<boi>", "<eoi>", "<boa>", "<eoa>", ...]
 //   }
+// special_tokens is optional; when present it names the ids of the range called "special".
 // Ranges are sorted, contiguous, non-empty and cover [0, vocab_size) exactly; each names a
 // listed modality. Unknown keys are errors (a typo must not silently become a default).
 // Thread rule: a plain value.
@@ -66,6 +68,11 @@ struct MotConfig {
   std::vector<std::string> modalities;  // 1 to kMaxModalities names, tower order
   int32_t vocab_size = 0;
   std::vector<VocabRange> vocab_ranges;
+  // Names of the special tokens, id i = special_tokens[i]; optional (empty for a bare model).
+  // When given, a range named "special" starts at 0 and holds exactly these ids. The
+  // tokenizer layer (engine/tokenizer/unified_vocab.h) requires <pad> <bos> <eos> <boi> <eoi>
+  // <boa> <eoa> first.
+  std::vector<std::string> special_tokens;
 
   int num_towers() const { return static_cast<int>(modalities.size()); }
   int64_t q_dim() const { return int64_t{n_heads} * head_dim; }

@@ -108,6 +108,16 @@ TEST(ModelConfigTest, ToJsonRoundTrips) {
   EXPECT_LT(text.find("\"vocab_size\""), text.find("\"vocab_ranges\""));
 }
 
+TEST(ModelConfigTest, SpecialTokensNameTheSpecialRange) {
+  json j = ValidConfig();
+  j["special_tokens"] = {"<pad>", "<bos>", "<eos>", "<boi>", "<eoi>", "<boa>", "<eoa>", "<x>"};
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(j.dump());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_EQ(c->special_tokens.size(), 8u);
+  EXPECT_EQ(c->special_tokens[2], "<eos>");
+  EXPECT_EQ(*ParseMotConfig(MotConfigToJson(*c)), *c);
+}
+
 TEST(ModelConfigTest, ValidateCatchesConfigsBuiltInCode) {
   MotConfig c = *ParseMotConfig(ValidConfig().dump());
   EXPECT_THAT(ValidateMotConfig(c), IsOk());
@@ -220,6 +230,22 @@ const BadCase kBadCases[] = {
      "field vocab_ranges[0].end: missing"},
     {"RangeNotObject", [](json& j) { j["vocab_ranges"][0] = 3; },
      "field vocab_ranges[0]: must be an object"},
+    {"SpecialTokensCountMismatch",
+     [](json& j) {
+       j["special_tokens"] = {"<pad>", "<bos>"};
+     },
+     "field special_tokens: lists 2 names but the special range is [0, 8)"},
+    {"SpecialTokensDuplicate",
+     [](json& j) {
+       j["special_tokens"] = {"<pad>", "<bos>", "<eos>", "<boi>",
+                              "<eoi>", "<boa>", "<eoa>", "<pad>"};
+     },
+     "field special_tokens: '<pad>' is listed twice"},
+    {"SpecialTokensNotStrings",
+     [](json& j) {
+       j["special_tokens"] = {1, 2};
+     },
+     "field special_tokens: must hold strings"},
     {"UnknownTopLevelKey", [](json& j) { j["n_head"] = 8; }, "unknown field \"n_head\""},
 };
 
