@@ -99,6 +99,54 @@ bool HeaderTooLargeForStb(const stbi_uc* data, int len) {
   return false;
 }
 
+// Debian's stb_image 2.27 trusts the 16 code-length counts of a JPEG Huffman table
+// (DHT): a table claiming more than 256 codes writes past stbi__huffman's arrays inside the
+// decoder's heap object (fixed upstream in 2.28 by rejecting n > 256). Found by our fuzzer.
+// This check runs before stb sees the bytes and refuses such tables. Segments are walked by
+// their lengths up to the first start-of-scan, as stb does; from there on (entropy-coded
+// data, where a real 0xFF byte is always stuffed as FF 00) every FF C4 is checked, which
+// covers every DHT stb could reach. Returns false when a table is bad.
+bool JpegHuffmanTablesValid(std::string_view bytes) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t size = bytes.size();
+  if (size < 2 || b[0] != 0xff || b[1] != 0xd8) return true;  // not a JPEG
+  // Checks the DHT segment whose length field starts at `pos`.
+  auto dht_ok = [&](size_t pos) {
+    if (pos + 2 > size) return true;  // stb's length reads 0 then: no table
+    int64_t left = ((b[pos] << 8) | b[pos + 1]) - 2;
+    pos += 2;
+    while (left > 0 && pos < size) {
+      // stb reads bytes past the end as 0, so a truncated table counts what is there.
+      int n = 0;
+      for (size_t i = pos + 1; i <= pos + 16 && i < size; ++i) n += b[i];
+      if (n > 256) return false;
+      pos += 17 + static_cast<size_t>(n);
+      left -= 17 + n;
+    }
+    return true;
+  };
+  size_t pos = 2;
+  // Header segments, by length, as stb's marker loop reads them.
+  while (pos < size) {
+    if (b[pos] != 0xff) break;  // stb fails here ("expected marker"); check the rest anyway
+    while (pos < size && b[pos] == 0xff) ++pos;  // fill bytes
+    if (pos >= size) return true;
+    const unsigned char marker = b[pos++];
+    if (marker == 0xc4 && !dht_ok(pos)) return false;
+    if (marker == 0xda || marker == 0xd9 || pos + 2 > size) break;  // SOS: entropy data next
+    if (marker == 0xd8 || marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) break;
+    pos += (static_cast<size_t>(b[pos]) << 8) | b[pos + 1];
+  }
+  // Everything after: any FF (FF...) C4 is treated as a DHT.
+  for (; pos + 1 < size; ++pos) {
+    if (b[pos] != 0xff) continue;
+    size_t m = pos + 1;
+    while (m < size && b[m] == 0xff) ++m;
+    if (m < size && b[m] == 0xc4 && !dht_ok(m + 1)) return false;
+  }
+  return true;
+}
+
 std::string FailureReason() {
   const char* reason = stbi_failure_reason();
   return reason != nullptr ? reason : "unknown error";
@@ -115,10 +163,16 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes, std::string_view pa
     return absl::ResourceExhaustedError(
         absl::StrCat(where, ": image is ", bytes.size(), " bytes, over the limit of ", max_bytes));
   }
+  // Before stbi_info: its JPEG header reader builds the Huffman tables too.
+  if (!JpegHuffmanTablesValid(bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": cannot decode image (bad DHT header: a Huffman table with over 256 codes)"));
+  }
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, len, &width, &height, &channels)) {
+    const std::string reason = FailureReason();
     if (HeaderTooLargeForStb(data, len)) {
       return absl::ResourceExhaustedError(
           absl::StrCat(where,
@@ -127,7 +181,7 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes, std::string_view pa
                        limits.max_pixels, " pixels"));
     }
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": unknown or corrupt image format (", FailureReason(), ")"));
+        absl::StrCat(where, ": unknown or corrupt image format (", reason, ")"));
   }
   if (width <= 0 || height <= 0 || channels < 1 || channels > 4) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": bad image header: ", width, "x",

@@ -245,6 +245,24 @@ TEST(ImageCodecTest, RejectsEmptyUnknownCorruptAndTruncated) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("resize: bad image")));
 }
 
+TEST(ImageCodecTest, RejectsJpegHuffmanTableWithTooManyCodes) {
+  // SOI, then a DHT whose 16 counts claim 16 * 255 codes (stb 2.27 would write past its
+  // table arrays), then a fake SOF. Found by tests/fuzz/image_fuzz.cc.
+  std::string jpeg("\xff\xd8\xff\xc4\x00\x13\x00", 7);
+  jpeg += std::string(16, '\xff');
+  jpeg += std::string("\xff\xc0\x00\x0b\x08\x00\x10\x00\x10\x01\x01\x11\x00", 13);
+  EXPECT_THAT(DecodeImage(jpeg, "image part 6"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("image part 6: cannot decode image (bad DHT header")));
+  // The same table after the first scan (progressive JPEGs define tables between scans).
+  const std::string good = Write(Format::kJpg, 16, 16, 3, Card(16, 16));
+  std::string late = good.substr(0, good.size() - 2) + "\xff\xc4\x00\x13\x10" +
+                     std::string(16, '\x20') + "\xff\xd9";
+  EXPECT_THAT(DecodeImage(late, "image part 7"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad DHT header")));
+  EXPECT_THAT(DecodeImage(good, "image part 8"), IsOk());
+}
+
 TEST(ImageCodecTest, RejectsTooManyPixelsFromTheHeaderBeforeDecoding) {
   // The header alone claims 100000 x 100000; there is no image data at all, so only the
   // header check (not a decoding failure) can produce ResourceExhausted.
