@@ -1,0 +1,90 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+#include "engine/tokenizer/unified_vocab.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace mot::tokenizer {
+namespace {
+
+const VocabRange* FindRange(const MotConfig& config, absl::string_view name) {
+  for (const VocabRange& r : config.vocab_ranges) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<UnifiedVocab> UnifiedVocab::Create(const MotConfig& config) {
+  UnifiedVocab v;
+  v.num_towers_ = config.num_towers();
+  v.tower_of_.assign(static_cast<size_t>(config.vocab_size), 0);
+  for (const VocabRange& r : config.vocab_ranges) {
+    if (r.begin < 0 || r.end > config.vocab_size || r.begin > r.end) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vocab_ranges: range ", r.name, " [", r.begin, ", ", r.end,
+                       ") is outside [0, vocab_size=", config.vocab_size, ")"));
+    }
+    for (int32_t id = r.begin; id < r.end; ++id) {
+      v.tower_of_[static_cast<size_t>(id)] = static_cast<uint8_t>(r.tower);
+    }
+  }
+
+  const VocabRange* special = FindRange(config, "special");
+  const VocabRange* text = FindRange(config, "text");
+  if (special == nullptr || text == nullptr) {
+    return absl::InvalidArgumentError(
+        "vocab_ranges: a MoT vocabulary needs ranges named \"special\" and \"text\"");
+  }
+  if (special->begin != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vocab_ranges: range special must start at id 0, got ", special->begin));
+  }
+  if (static_cast<size_t>(special->end) != config.special_tokens.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("field special_tokens: the special range holds ", special->end, " ids but ",
+                     config.special_tokens.size(), " names are listed"));
+  }
+  for (size_t i = 0; i < std::size(kRequiredSpecialTokens); ++i) {
+    if (i >= config.special_tokens.size() ||
+        config.special_tokens[i] != kRequiredSpecialTokens[i]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "field special_tokens: entry ", i, " must be ", kRequiredSpecialTokens[i], ", got ",
+          i < config.special_tokens.size() ? config.special_tokens[i] : "nothing"));
+    }
+  }
+  v.special_names_ = config.special_tokens;
+  v.num_special_ = special->end;
+  for (int32_t i = 0; i < v.num_special_; ++i) {
+    if (!v.special_ids_.emplace(v.special_names_[static_cast<size_t>(i)], i).second) {
+      return absl::InvalidArgumentError(absl::StrCat("field special_tokens: duplicate name ",
+                                                     v.special_names_[static_cast<size_t>(i)]));
+    }
+  }
+  v.pad_ = 0, v.bos_ = 1, v.eos_ = 2, v.boi_ = 3, v.eoi_ = 4, v.boa_ = 5, v.eoa_ = 6;
+  v.text_ = {text->begin, text->end};
+
+  auto modality_range = [&](absl::string_view name, Range* range, uint8_t* tower) -> absl::Status {
+    const VocabRange* r = FindRange(config, name);
+    if (r == nullptr) return absl::OkStatus();
+    if (config.modalities[static_cast<size_t>(r->tower)] != name) {
+      return absl::InvalidArgumentError(absl::StrCat("vocab_ranges: range ", name,
+                                                     " must map to the modality named ", name,
+                                                     ", got ", config.modalities[r->tower]));
+    }
+    *range = {r->begin, r->end};
+    *tower = static_cast<uint8_t>(r->tower);
+    return absl::OkStatus();
+  };
+  if (auto s = modality_range("image", &v.image_, &v.image_tower_); !s.ok()) return s;
+  if (auto s = modality_range("audio", &v.audio_, &v.audio_tower_); !s.ok()) return s;
+  return v;
+}
+
+std::optional<int32_t> UnifiedVocab::SpecialId(absl::string_view name) const {
+  auto it = special_ids_.find(name);
+  if (it == special_ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace mot::tokenizer
