@@ -8,9 +8,10 @@
 // MOT_PYTHON) on the same checkpoint. Prints one Markdown table and a footer with the
 // commit, CPU, threads, date, load average and the command.
 //
-//   build/bench/mot_bench [--configs=small:bf16,134m:bf16,134m:f32,134m-3mod:bf16]
+//   build/bench/mot_bench [--configs=small:bf16,125m:bf16,125m:f32,125m-3mod:bf16]
 //                         [--prompt=128] [--decode=32] [--reps=5] [--warmup=1]
-//                         [--threads=0] [--no-fuse] [--no-oracle] [--json=out.json]
+//                         [--threads=0] [--no-fuse] [--no-oracle] [--profile]
+//                         [--json=out.json]
 #include <stdio.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -43,7 +45,7 @@ namespace mot::bench {
 namespace {
 
 struct Options {
-  std::vector<std::string> configs = {"small:bf16", "134m:bf16", "134m:f32", "134m-3mod:bf16"};
+  std::vector<std::string> configs = {"small:bf16", "125m:bf16", "125m:f32", "125m-3mod:bf16"};
   int prompt = 128;
   int decode = 32;
   int reps = 5;
@@ -51,6 +53,7 @@ struct Options {
   int threads = 0;
   bool fuse = true;
   bool oracle = true;
+  bool profile = false;
   std::string json;
 };
 
@@ -84,10 +87,10 @@ bool MakeConfig(const std::string& size, MotConfig* c) {
     c->dim = 256, c->n_layers = 4, c->n_heads = 8, c->n_kv_heads = 4, c->head_dim = 32;
     c->ffn_hidden = 688, c->vocab_size = 8000;
     towers = size == "small" ? 1 : 3;
-  } else if (size == "134m" || size == "134m-3mod") {
+  } else if (size == "125m" || size == "125m-3mod") {
     c->dim = 768, c->n_layers = 12, c->n_heads = 12, c->n_kv_heads = 4, c->head_dim = 64;
     c->ffn_hidden = 2048, c->vocab_size = 32000;
-    towers = size == "134m" ? 1 : 3;
+    towers = size == "125m" ? 1 : 3;
   } else {
     return false;
   }
@@ -151,9 +154,83 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
   return std::chrono::duration<double>(b - a).count();
 }
 
+// Forwards every op to `inner` and adds up its wall time per op (and per Linear weight
+// shape), for --profile: where a decode step's time goes.
+class TimingBackend final : public backend::Backend {
+ public:
+  explicit TimingBackend(backend::Backend* inner) : inner_(inner) {}
+  std::string_view name() const override { return inner_->name(); }
+
+  struct Entry {
+    int64_t calls = 0;
+    double seconds = 0;
+    double bytes = 0;  // weight bytes read (Linear)
+  };
+  std::map<std::string, Entry> ops;
+  void Clear() { ops.clear(); }
+
+  void Linear(const float* x, int64_t m, int64_t ldx, const backend::WeightRef& w, float* y,
+              int64_t ldy, bool accumulate) override {
+    Time(absl::StrCat("Linear [", w.rows, " x ", w.cols, "] ", DTypeName(w.dtype), " m=", m),
+         w.rows * w.cols * DTypeSize(w.dtype),
+         [&] { inner_->Linear(x, m, ldx, w, y, ldy, accumulate); });
+  }
+  void RmsNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
+               float eps, float* y, int64_t ldy) override {
+    Time("RmsNorm", 0, [&] { inner_->RmsNorm(x, rows, dim, ldx, weight, eps, y, ldy); });
+  }
+  void LayerNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
+                 const float* bias, float eps, float* y, int64_t ldy) override {
+    Time("LayerNorm", 0, [&] { inner_->LayerNorm(x, rows, dim, ldx, weight, bias, eps, y, ldy); });
+  }
+  void Rotary(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+              const int32_t* pos, float theta) override {
+    Time("Rotary", 0, [&] { inner_->Rotary(x, rows, ldx, n_heads, head_dim, pos, theta); });
+  }
+  void SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows, int64_t n,
+              float* out, int64_t ldo) override {
+    Time("SwiGlu", 0, [&] { inner_->SwiGlu(gate, ldg, up, ldu, rows, n, out, ldo); });
+  }
+  void Embedding(const int32_t* ids, int64_t rows, const backend::WeightRef& table, float* y,
+                 int64_t ldy) override {
+    Time("Embedding", 0, [&] { inner_->Embedding(ids, rows, table, y, ldy); });
+  }
+  void StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
+               const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) override {
+    Time("StoreKv", 0, [&] { inner_->StoreKv(k, ldk, v, ldv, rows, seq, pos, kv); });
+  }
+  void Attention(const backend::AttentionArgs& args) override {
+    Time("Attention", 0, [&] { inner_->Attention(args); });
+  }
+  void GatherRows(const float* src, int64_t lds, const int32_t* index, int64_t rows, int64_t cols,
+                  float* dst, int64_t ldd) override {
+    Time("GatherRows", 0, [&] { inner_->GatherRows(src, lds, index, rows, cols, dst, ldd); });
+  }
+  void Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y,
+           int64_t ldy) override {
+    Time("Add", 0, [&] { inner_->Add(x, ldx, rows, cols, y, ldy); });
+  }
+
+ private:
+  template <typename F>
+  void Time(const std::string& key, int64_t bytes, F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    const auto t1 = std::chrono::steady_clock::now();
+    Entry& e = ops[key];
+    ++e.calls;
+    e.seconds += std::chrono::duration<double>(t1 - t0).count();
+    e.bytes += static_cast<double>(bytes);
+  }
+  backend::Backend* inner_;
+};
+
 int Run(const Options& opt, const std::string& command) {
   ThreadPool pool(opt.threads);
-  backend::cpu::CpuBackend backend(&pool);
+  backend::cpu::CpuBackend cpu_backend(&pool);
+  TimingBackend timing(&cpu_backend);
+  backend::Backend& backend = opt.profile ? static_cast<backend::Backend&>(timing) : cpu_backend;
+  std::string profile_md;
   const std::string load_start = LoadAvg();
   std::cerr << "measuring read bandwidth over " << pool.num_threads() << " threads...\n";
   const double gbs = MeasureReadBandwidthGBs(pool);
@@ -240,6 +317,38 @@ int Run(const Options& opt, const std::string& command) {
         decode_rates.push_back(opt.decode / Seconds(t1, t2));
       }
     }
+    if (opt.profile) {
+      // One more decode run, timed per op (the timing itself adds a little per call).
+      (*cache)->ResetAll();
+      model::StepBatch prefill;
+      for (int i = 0; i < opt.prompt; ++i) {
+        prefill.rows.push_back({tokens[i], tower_of(i), 0, i, i + 1 == opt.prompt});
+      }
+      (void)(*model)->Forward(prefill, cache->get(), logits.data());
+      timing.Clear();
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = opt.prompt; i < total; ++i) {
+        model::StepBatch step;
+        step.rows.push_back({tokens[i], tower_of(i), 0, i, true});
+        (void)(*model)->Forward(step, cache->get(), logits.data());
+      }
+      const double wall = Seconds(t0, std::chrono::steady_clock::now()) / opt.decode;
+      double ops_total = 0;
+      for (const auto& [k, e] : timing.ops) ops_total += e.seconds;
+      absl::StrAppend(&profile_md, "\nDecode profile, ", spec, ": ",
+                      absl::StrFormat("%.3f", wall * 1e3), " ms per token, ",
+                      absl::StrFormat("%.3f", (wall - ops_total / opt.decode) * 1e3),
+                      " ms of it outside backend ops.\n\n",
+                      "| op | calls/token | ms/token | share | weight GB/s |\n",
+                      "| --- | ---: | ---: | ---: | ---: |\n");
+      for (const auto& [k, e] : timing.ops) {
+        absl::StrAppend(
+            &profile_md, "| ", k, " | ", absl::StrFormat("%.1f", 1.0 * e.calls / opt.decode), " | ",
+            absl::StrFormat("%.3f", e.seconds / opt.decode * 1e3), " | ",
+            absl::StrFormat("%.1f%%", 100 * e.seconds / (wall * opt.decode)), " | ",
+            e.bytes > 0 ? absl::StrFormat("%.1f", e.bytes / e.seconds / 1e9) : "", " |\n");
+      }
+    }
     row.prefill = Summarize(prefill_rates);
     row.decode = Summarize(decode_rates);
     // Bytes read per decoded token: the decode tower's weights plus the K and V of every
@@ -307,7 +416,7 @@ int Run(const Options& opt, const std::string& command) {
      << ", CPU " << CpuModel() << ", threads " << pool.num_threads() << ", " << date
      << ", load average " << load_start << " (start) / " << load_end << " (end).\n";
   md << "Command: `" << command << "`\n";
-  std::cout << md.str();
+  std::cout << md.str() << profile_md;
 
   if (!opt.json.empty()) {
     nlohmann::json j;
@@ -365,11 +474,13 @@ int main(int argc, char** argv) {
       opt.fuse = false;
     } else if (a == "--no-oracle") {
       opt.oracle = false;
+    } else if (a == "--profile") {
+      opt.profile = true;
     } else {
       std::cerr << "unknown flag " << a
-                << "\nusage: mot_bench [--configs=small:bf16,134m:f32,...] [--prompt=N] "
+                << "\nusage: mot_bench [--configs=small:bf16,125m:f32,...] [--prompt=N] "
                    "[--decode=N] [--reps=N] [--warmup=N] [--threads=N] [--no-fuse] "
-                   "[--no-oracle] [--json=PATH]\n";
+                   "[--no-oracle] [--profile] [--json=PATH]\n";
       return 2;
     }
   }

@@ -353,10 +353,9 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
         }
       }
     }
-    backend_->Rotary(qkv, n, ld_qkv, config_.n_heads, config_.head_dim, pos_.data(),
-                     config_.rope_theta);
-    backend_->Rotary(qkv + q_dim, n, ld_qkv, config_.n_kv_heads, config_.head_dim, pos_.data(),
-                     config_.rope_theta);
+    // q and k heads are adjacent in each qkv row: one rotary call covers both.
+    backend_->Rotary(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim,
+                     pos_.data(), config_.rope_theta);
     backend_->StoreKv(qkv + q_dim, ld_qkv, qkv + q_dim + kv_dim, ld_qkv, n, seq_.data(),
                       pos_.data(), view);
     backend::AttentionArgs args;

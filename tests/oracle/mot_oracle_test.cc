@@ -59,6 +59,12 @@ std::vector<OracleCase> OracleCases() {
        false},
       {{"three_pre_layer_gqa_interleaved_f32", 3, pre, layer, 4, 2, false, false, DType::kF32, 33},
        true},
+      {{"three_post_layer_gqa_qknorm_unfused_bf16", 3, post, layer, 4, 2, true, false, DType::kBF16,
+        34, /*fuse=*/false},
+       true},
+      {{"two_pre_rms_mha_unfused_f32", 2, pre, rms, 4, 4, false, true, DType::kF32, 35,
+        /*fuse=*/false},
+       false},
   };
 }
 

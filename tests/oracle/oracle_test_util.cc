@@ -103,7 +103,10 @@ absl::StatusOr<std::unique_ptr<OracleModel>> OracleModel::Create(const ModelCase
   m->checkpoint_ = std::make_unique<Checkpoint>(std::move(ckpt));
   m->pool_ = std::make_unique<ThreadPool>(2);
   m->backend_ = std::make_unique<backend::cpu::CpuBackend>(m->pool_.get());
-  MOT_ASSIGN_OR_RETURN(m->model_, model::MotModel::Create(m->checkpoint_.get(), m->backend_.get()));
+  model::MotModelOptions options;
+  options.fuse_projections = c.fuse;
+  MOT_ASSIGN_OR_RETURN(m->model_,
+                       model::MotModel::Create(m->checkpoint_.get(), m->backend_.get(), options));
   return m;
 }
 

@@ -35,6 +35,7 @@ struct ModelCase {
   bool tied = false;
   DType dtype = DType::kF32;
   uint64_t seed = 1;
+  bool fuse = true;  // MotModelOptions::fuse_projections
 };
 
 MotConfig MakeConfig(const ModelCase& c);
