@@ -147,6 +147,38 @@ bool JpegHuffmanTablesValid(std::string_view bytes) {
   return true;
 }
 
+// Debian's stb_image 2.27 reads the integers of a binary PNM header (P5/P6: width,
+// height, maximum value) into an int without an overflow check: signed overflow, undefined
+// behaviour (fixed upstream in 2.28). Found by our fuzzer. This reads the header the way
+// stb does (same whitespace, '#' comments and end-of-input rules) and returns false when
+// a number would not fit an int.
+bool PnmHeaderIntegersFit(std::string_view bytes) {
+  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t size = bytes.size();
+  if (size < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return true;
+  size_t next = 2;
+  auto at_eof = [&] { return next >= size; };
+  auto get8 = [&]() -> unsigned char { return next < size ? b[next++] : 0; };
+  auto is_space = [](unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
+  unsigned char c = get8();
+  for (int field = 0; field < 3; ++field) {
+    for (;;) {
+      while (!at_eof() && is_space(c)) c = get8();
+      if (at_eof() || c != '#') break;
+      while (!at_eof() && c != '\n' && c != '\r') c = get8();
+    }
+    int64_t value = 0;
+    while (!at_eof() && c >= '0' && c <= '9') {
+      value = value * 10 + (c - '0');
+      if (value > std::numeric_limits<int>::max()) return false;
+      c = get8();
+    }
+  }
+  return true;
+}
+
 std::string FailureReason() {
   const char* reason = stbi_failure_reason();
   return reason != nullptr ? reason : "unknown error";
@@ -167,6 +199,10 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes, std::string_view pa
   if (!JpegHuffmanTablesValid(bytes)) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": cannot decode image (bad DHT header: a Huffman table with over 256 codes)"));
+  }
+  if (!PnmHeaderIntegersFit(bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": cannot decode image (bad PNM header: a number does not fit in 31 bits)"));
   }
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());

@@ -263,6 +263,15 @@ TEST(ImageCodecTest, RejectsJpegHuffmanTableWithTooManyCodes) {
   EXPECT_THAT(DecodeImage(good, "image part 8"), IsOk());
 }
 
+TEST(ImageCodecTest, RejectsPnmHeaderNumbersOverflowingInt) {
+  // stb 2.27 would overflow a signed int reading this width. Found by image_fuzz.
+  EXPECT_THAT(DecodeImage("P5\n12 # comment\n 080000000000\n255\n\x01\x02", "image part 3"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("image part 3: cannot decode image (bad PNM header")));
+  EXPECT_THAT(DecodeImage("P6 2147483648 1 255 abcdef", "img"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad PNM header")));
+}
+
 TEST(ImageCodecTest, RejectsTooManyPixelsFromTheHeaderBeforeDecoding) {
   // The header alone claims 100000 x 100000; there is no image data at all, so only the
   // header check (not a decoding failure) can produce ResourceExhausted.
