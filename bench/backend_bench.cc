@@ -10,6 +10,7 @@
 //     shape, OpenBLAS running its own threads (the peer).
 // Each figure is mean ± stddev over --reps repetitions after one warm-up.
 // Usage: backend_bench [--threads=2] [--reps=7] [--isa=avx512|avx2|scalar] [--quick]
+//                      [--cases=all|decode|prefill]
 #include <cblas.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <random>
@@ -42,22 +44,41 @@ struct Stats {
   double stddev = 0;
 };
 
-// Seconds per call of `fn` (which makes `calls` calls): warm-up, then `reps` timed runs.
-Stats TimePerCall(int reps, int calls, const std::function<void()>& fn) {
-  fn();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-                calls);
-  }
+Stats MeanStddev(const std::vector<double>& t) {
   Stats s;
   for (double v : t) s.mean += v;
   s.mean /= static_cast<double>(t.size());
   for (double v : t) s.stddev += (v - s.mean) * (v - s.mean);
   s.stddev = t.size() > 1 ? std::sqrt(s.stddev / static_cast<double>(t.size() - 1)) : 0.0;
   return s;
+}
+
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+struct Timing {
+  Stats wall;  // seconds per call
+  Stats cpu;   // CPU seconds of the whole process per call, divided by the thread count
+};
+
+// Per-call times of `fn` (which makes `calls` calls): warm-up, then `reps` timed runs.
+// The CPU time is what the process consumed: on a machine shared with other jobs it
+// estimates the wall time the op would take on idle cores (compute-bound ops).
+Timing TimePerCall(int reps, int calls, int threads, const std::function<void()>& fn) {
+  fn();
+  std::vector<double> wall, cpu;
+  for (int r = 0; r < reps; ++r) {
+    const double c0 = ProcessCpuSeconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    wall.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                   calls);
+    cpu.push_back((ProcessCpuSeconds() - c0) / calls / threads);
+  }
+  return {MeanStddev(wall), MeanStddev(cpu)};
 }
 
 // A rate derived from a time: mean and stddev of work / t (first order).
@@ -78,6 +99,7 @@ int Main(int argc, char** argv) {
   int threads = 2;
   int reps = 7;
   bool quick = false;
+  std::string cases = "all";
   std::optional<IsaLevel> isa;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -91,24 +113,26 @@ int Main(int argc, char** argv) {
         std::fprintf(stderr, "backend_bench: --isa: unknown level '%s'\n", a.c_str() + 6);
         return 2;
       }
+    } else if (a.rfind("--cases=", 0) == 0) {
+      cases = a.substr(8);
     } else if (a == "--quick") {
       quick = true;
     } else {
       std::fprintf(stderr,
-                   "usage: backend_bench [--threads=N] [--reps=N] [--isa=LEVEL] [--quick]\n");
+                   "usage: backend_bench [--threads=N] [--reps=N] [--isa=LEVEL] [--quick] "
+                   "[--cases=all|decode|prefill]\n");
       return 2;
     }
   }
   ThreadPool pool(threads);
   CpuBackend be(&pool, isa);
-  const double bw = MeasureReadBandwidthGBs(pool);
   std::mt19937 rng(1);
 
-  std::printf("backend: %s, threads: %d, measured read bandwidth: %.1f GB/s\n\n",
-              std::string(be.name()).c_str(), threads, bw);
+  std::printf("backend: %s, threads: %d\n\n", std::string(be.name()).c_str(), threads);
   std::printf(
-      "| case | dtype | m x out x in | time/call (µs) | achieved | bound | fraction |\n"
-      "| --- | --- | --- | --- | --- | --- | --- |\n");
+      "| case | dtype | m x out x in | wall µs/call | achieved (wall) | bound (wall) | "
+      "fraction | achieved per CPU-s | bound per CPU-s | fraction per CPU-s |\n"
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
 
   struct Shape {
     int64_t out, in;
@@ -116,8 +140,9 @@ int Main(int argc, char** argv) {
   const std::vector<Shape> shapes = {{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}};
   const DType dtypes[] = {DType::kF32, DType::kBF16, DType::kF16};
 
-  // Decode: m = 1.
-  for (const Shape& s : shapes) {
+  // Decode: m = 1. The bound is the read bandwidth measured just before the row, so that
+  // both see the same machine load.
+  for (const Shape& s : cases == "prefill" ? std::vector<Shape>{} : shapes) {
     for (DType dt : dtypes) {
       const int64_t n = s.out * s.in;
       const int64_t bytes = n * DTypeSize(dt);
@@ -129,33 +154,37 @@ int Main(int argc, char** argv) {
       for (int c = 1; c < copies; ++c) w.push_back(w[0]);
       std::vector<float> x(static_cast<size_t>(s.in), 0.01f), y(static_cast<size_t>(s.out));
       const int hot_calls = static_cast<int>(std::max<int64_t>(1, (int64_t{64} << 20) / bytes));
-      const Stats hot = TimePerCall(reps, hot_calls, [&] {
-        const WeightRef ref{w[0].data(), dt, s.out, s.in};
-        for (int c = 0; c < hot_calls; ++c) {
-          be.Linear(x.data(), 1, s.in, ref, y.data(), s.out, false);
-        }
-      });
-      const Stats cold = TimePerCall(reps, copies, [&] {
+      const double bw = MeasureReadBandwidthGBs(pool, size_t{512} << 20, 5);
+      const Timing cold = TimePerCall(reps, copies, threads, [&] {
         for (int c = 0; c < copies; ++c) {
           const WeightRef ref{w[static_cast<size_t>(c)].data(), dt, s.out, s.in};
           be.Linear(x.data(), 1, s.in, ref, y.data(), s.out, false);
         }
       });
+      const Timing hot = TimePerCall(reps, hot_calls, threads, [&] {
+        const WeightRef ref{w[0].data(), dt, s.out, s.in};
+        for (int c = 0; c < hot_calls; ++c) {
+          be.Linear(x.data(), 1, s.in, ref, y.data(), s.out, false);
+        }
+      });
       for (const auto& [label, t] :
            {std::pair{"decode cold", cold}, std::pair{"decode hot", hot}}) {
-        const Stats gbs = Rate(static_cast<double>(bytes) / 1e9, t);
+        const Stats gbs = Rate(static_cast<double>(bytes) / 1e9, t.wall);
+        const Stats gbs_cpu = Rate(static_cast<double>(bytes) / 1e9, t.cpu);
         std::printf(
-            "| %s | %s | 1 x %ld x %ld | %.1f ± %.1f | %.1f ± %.1f GB/s | %.1f GB/s | %.2f |\n",
-            label, DTypeName(dt), static_cast<long>(s.out), static_cast<long>(s.in), t.mean * 1e6,
-            t.stddev * 1e6, gbs.mean, gbs.stddev, bw, gbs.mean / bw);
+            "| %s | %s | 1 x %ld x %ld | %.1f ± %.1f | %.1f ± %.1f GB/s | %.1f GB/s | %.2f | "
+            "%.1f GB/s | | |\n",
+            label, DTypeName(dt), static_cast<long>(s.out), static_cast<long>(s.in),
+            t.wall.mean * 1e6, t.wall.stddev * 1e6, gbs.mean, gbs.stddev, bw, gbs.mean / bw,
+            gbs_cpu.mean);
       }
       std::fflush(stdout);
     }
   }
 
   // Prefill: m = 128, 512, against OpenBLAS sgemm with its own threads on f32 weights.
-  const std::vector<int64_t> ms =
-      quick ? std::vector<int64_t>{128} : std::vector<int64_t>{128, 512};
+  std::vector<int64_t> ms = quick ? std::vector<int64_t>{128} : std::vector<int64_t>{128, 512};
+  if (cases == "decode") ms.clear();
   for (int64_t m : ms) {
     for (const Shape& s : shapes) {
       const int64_t n = s.out * s.in;
@@ -165,7 +194,7 @@ int Main(int argc, char** argv) {
       const auto wf = RandomWeightBytes(DType::kF32, n, rng);
       const int calls = std::max(1, static_cast<int>(2.0 / gflop));
       openblas_set_num_threads(threads);
-      const Stats peer = TimePerCall(reps, calls, [&] {
+      const Timing peer = TimePerCall(reps, calls, threads, [&] {
         for (int c = 0; c < calls; ++c) {
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m),
                       static_cast<int>(s.out), static_cast<int>(s.in), 1.0f, x.data(),
@@ -174,22 +203,25 @@ int Main(int argc, char** argv) {
         }
       });
       openblas_set_num_threads(1);  // what CpuBackend runs with
-      const Stats peer_rate = Rate(gflop, peer);
+      const Stats peer_rate = Rate(gflop, peer.wall);
+      const Stats peer_cpu = Rate(gflop, peer.cpu);
       for (DType dt : dtypes) {
         const auto wb = dt == DType::kF32 ? wf : RandomWeightBytes(dt, n, rng);
         const WeightRef ref{wb.data(), dt, s.out, s.in};
-        const Stats t = TimePerCall(reps, calls, [&] {
+        const Timing t = TimePerCall(reps, calls, threads, [&] {
           for (int c = 0; c < calls; ++c) {
             be.Linear(x.data(), m, s.in, ref, y.data(), s.out, false);
           }
         });
-        const Stats r = Rate(gflop, t);
+        const Stats r = Rate(gflop, t.wall);
+        const Stats rc = Rate(gflop, t.cpu);
         std::printf(
             "| prefill | %s | %ld x %ld x %ld | %.0f ± %.0f | %.1f ± %.1f GFLOP/s | %.1f ± %.1f "
-            "GFLOP/s (sgemm) | %.2f |\n",
+            "GFLOP/s (sgemm) | %.2f | %.1f GFLOP/s | %.1f GFLOP/s (sgemm) | %.2f |\n",
             DTypeName(dt), static_cast<long>(m), static_cast<long>(s.out), static_cast<long>(s.in),
-            t.mean * 1e6, t.stddev * 1e6, r.mean, r.stddev, peer_rate.mean, peer_rate.stddev,
-            r.mean / peer_rate.mean);
+            t.wall.mean * 1e6, t.wall.stddev * 1e6, r.mean, r.stddev, peer_rate.mean,
+            peer_rate.stddev, r.mean / peer_rate.mean, rc.mean, peer_cpu.mean,
+            rc.mean / peer_cpu.mean);
         std::fflush(stdout);
       }
     }

@@ -79,8 +79,10 @@ void CpuBackend::LinearLarge(const float* x, int64_t m, int64_t ldx, const Weigh
     });
     return;
   }
-  // bf16 / f16: convert a panel of output rows to f32 (about 256 KiB, in L2), then sgemm.
-  const int64_t panel = std::clamp<int64_t>((65536 / k) / 16 * 16, 16, 512);
+  // bf16 / f16: convert a panel of output rows to f32 (about 1 MiB, half the L2), then
+  // sgemm on it. Measured (backend_bench, CPU-time rates): 256 KiB panels ran ~10% slower,
+  // 4 MiB ones no faster.
+  const int64_t panel = std::clamp<int64_t>((262144 / k) / 16 * 16, 16, 4096);
   for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, panel * k);
   const Kernels* kern = kernels_;
   pool_->ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int thread) {

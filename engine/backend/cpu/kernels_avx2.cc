@@ -37,56 +37,60 @@ inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// R consecutive output rows starting at `o`, for M input rows: each weight vector is
-// loaded (and converted) once and used for all M rows. The last cols % 8 are scalar.
-template <DType T, int M, int R>
-inline void LinearBlock(const float* x, int64_t ldx, const char* w, int64_t cols, int64_t o,
-                        float* y, int64_t ldy, bool accumulate) {
-  constexpr int64_t kSize = DTypeSize(T);
-  __m256 acc[M][R];
+// One output row `o` for M input rows, U accumulators per input row (k unrolled U times);
+// the weights are read as one linear stream (see kernels_avx512.cc). The last cols % 8
+// columns are scalar.
+template <DType T, int M, int U>
+inline void LinearRow(const float* x, int64_t ldx, const char* w, int64_t cols, int64_t o, float* y,
+                      int64_t ldy, bool accumulate) {
+  const char* row = w + o * cols * DTypeSize(T);
+  __m256 acc[M][U];
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) {
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) acc[i][r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) acc[i][u] = _mm256_setzero_ps();
   }
-  const char* row[R];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) row[r] = w + (o + r) * cols * kSize;
   int64_t k = 0;
-  for (; k + 8 <= cols; k += 8) {
-    __m256 wv[R];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) wv[r] = Load8<T>(row[r], k);
+  for (; k + 8 * U <= cols; k += 8 * U) {
+    __m256 wv[U];
+#pragma GCC unroll 4
+    for (int u = 0; u < U; ++u) wv[u] = Load8<T>(row, k + 8 * u);
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
-      const __m256 xv = _mm256_loadu_ps(x + i * ldx + k);
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) {
+        acc[i][u] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * ldx + k + 8 * u), wv[u], acc[i][u]);
+      }
+    }
+  }
+  for (; k + 8 <= cols; k += 8) {
+    const __m256 wv = Load8<T>(row, k);
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(xv, wv[r], acc[i][r]);
+    for (int i = 0; i < M; ++i) {
+      acc[i][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * ldx + k), wv, acc[i][0]);
     }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) {
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      float s = HorizontalSum(acc[i][r]);
-      for (int64_t c = k; c < cols; ++c) s += x[i * ldx + c] * LoadAs<T>(row[r], c);
-      float& out = y[i * ldy + o + r];
-      out = accumulate ? out + s : s;
-    }
+    __m256 sum = acc[i][0];
+#pragma GCC unroll 4
+    for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[i][u]);
+    float s = HorizontalSum(sum);
+    for (int64_t c = k; c < cols; ++c) s += x[i * ldx + c] * LoadAs<T>(row, c);
+    float& out = y[i * ldy + o];
+    out = accumulate ? out + s : s;
   }
 }
 
 template <DType T, int M>
 void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begin, int64_t o_end,
                  float* y, int64_t ldy, bool accumulate) {
-  // Accumulators: M * R ymm registers of 16, leaving room for the weights and x.
-  constexpr int R = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
+  // M * U accumulators + U weights + 1 x within the 16 ymm registers.
+  constexpr int U = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
   const char* base = static_cast<const char*>(w.data);
-  int64_t o = o_begin;
-  for (; o + R <= o_end; o += R) {
-    LinearBlock<T, M, R>(x, ldx, base, w.cols, o, y, ldy, accumulate);
+  for (int64_t o = o_begin; o < o_end; ++o) {
+    LinearRow<T, M, U>(x, ldx, base, w.cols, o, y, ldy, accumulate);
   }
-  for (; o < o_end; ++o) LinearBlock<T, M, 1>(x, ldx, base, w.cols, o, y, ldy, accumulate);
 }
 
 template <DType T>
