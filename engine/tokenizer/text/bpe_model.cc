@@ -3,12 +3,36 @@
 #include "engine/tokenizer/text/bpe_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <queue>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace mot::tokenizer {
+namespace {
+
+using WordCache = absl::flat_hash_map<std::string, std::vector<int32_t>>;
+
+std::atomic<uint64_t> next_instance_id{1};
+
+// The calling thread's cache for model `id`: a small most-recently-used list of caches, so
+// a thread that alternates between a few tokenizers keeps all their caches, and caches of
+// destroyed models are dropped as new ones come.
+WordCache& ThreadCache(uint64_t id) {
+  thread_local std::vector<std::pair<uint64_t, std::unique_ptr<WordCache>>> caches;
+  for (size_t i = 0; i < caches.size(); ++i) {
+    if (caches[i].first == id) {
+      if (i != 0) std::swap(caches[i], caches[0]);
+      return *caches[0].second;
+    }
+  }
+  if (caches.size() >= BpeModel::kCachedModelsPerThread) caches.pop_back();
+  caches.insert(caches.begin(), {id, std::make_unique<WordCache>()});
+  return *caches[0].second;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     std::vector<std::pair<std::string, int32_t>> vocab,
@@ -17,6 +41,7 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
   std::unique_ptr<BpeModel> m(new BpeModel);
   m->ignore_merges_ = ignore_merges;
   m->cache_entries_ = cache_entries;
+  m->instance_id_ = next_instance_id.fetch_add(1);
   m->vocab_.reserve(vocab.size());
   m->vocab_r_.reserve(vocab.size());
   for (auto& [bytes, id] : vocab) {
@@ -96,41 +121,38 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* ids) cons
       return;
     }
   }
-  const bool cacheable = cache_entries_ > 0 && word.size() <= kMaxCachedWordBytes;
-  if (cacheable) {
-    absl::ReaderMutexLock lock(&cache_mu_);
-    if (auto it = cache_.find(absl::string_view(word.data(), word.size())); it != cache_.end()) {
-      ids->insert(ids->end(), it->second.begin(), it->second.end());
-      return;
-    }
+  if (cache_entries_ == 0 || word.size() > kMaxCachedWordBytes) {
+    MergeWord(word, ids);
+    return;
+  }
+  WordCache& cache = ThreadCache(instance_id_);
+  if (auto it = cache.find(absl::string_view(word.data(), word.size())); it != cache.end()) {
+    ids->insert(ids->end(), it->second.begin(), it->second.end());
+    return;
   }
   const size_t start = ids->size();
   MergeWord(word, ids);
-  if (cacheable) {
-    absl::MutexLock lock(&cache_mu_);
-    if (cache_.size() < cache_entries_) {
-      cache_.try_emplace(std::string(word), ids->begin() + start, ids->end());
-    }
+  if (cache.size() < cache_entries_) {
+    cache.try_emplace(std::string(word), ids->begin() + start, ids->end());
   }
 }
 
 void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* ids) const {
   const int n = static_cast<int>(word.size());
   struct Symbol {
-    int32_t id;
-    int prev;
-    int next;
-    bool alive;
+    int32_t id;  // -1 once merged into its left neighbour
+    int32_t prev;
+    int32_t next;
   };
   std::vector<Symbol> sym(n);
   for (int i = 0; i < n; ++i) {
-    sym[i] = {byte_ids_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1, true};
+    sym[i] = {byte_ids_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1};
   }
   // Candidate merge of the symbol at `pos` with its successor; ordered by rank, then
   // position (leftmost first). Stale entries are detected when popped.
   struct Cand {
     int32_t rank;
-    int pos;
+    int32_t pos;
     int32_t new_id;
     bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
   };
@@ -149,12 +171,12 @@ void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* ids) const
     const Cand c = heap.top();
     heap.pop();
     Symbol& left = sym[c.pos];
-    if (!left.alive || left.next < 0) continue;
+    if (left.id < 0 || left.next < 0) continue;
     Symbol& right = sym[left.next];
     auto it = merges_.find(PairKey(left.id, right.id));
     if (it == merges_.end() || it->second.first != c.rank) continue;  // stale entry
     left.id = c.new_id;
-    right.alive = false;
+    right.id = -1;
     left.next = right.next;
     if (right.next >= 0) sym[right.next].prev = c.pos;
     if (left.prev >= 0) push_pair(left.prev);

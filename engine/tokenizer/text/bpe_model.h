@@ -7,9 +7,9 @@
 // among equal ranks, until no pair has a rank (the `tokenizers` library's rule). Merging
 // uses a doubly linked symbol list and a min-heap of candidate pairs: O(n log n) per word.
 // With `ignore_merges`, a word that is itself a token is emitted whole. Results for words
-// up to kMaxCachedWordBytes are kept in a bounded cache.
-// Thread rule: immutable after Create() except the internal cache, which is guarded by a
-// mutex; EncodeWord() may be called from any thread.
+// up to kMaxCachedWordBytes are kept in a bounded per-thread cache (no lock on the hot
+// path; each thread keeps caches for its last kCachedModelsPerThread models).
+// Thread rule: immutable after Create(); EncodeWord() may be called from any thread.
 #ifndef MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
 #define MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
 
@@ -23,7 +23,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 
 namespace mot::tokenizer {
 
@@ -31,6 +30,7 @@ class BpeModel {
  public:
   static constexpr size_t kMaxCachedWordBytes = 256;
   static constexpr size_t kDefaultCacheEntries = 1 << 16;
+  static constexpr size_t kCachedModelsPerThread = 4;
 
   // `vocab[i]` = (raw bytes of the token, id); `merges[r]` = the pair with rank r, as raw
   // bytes. Errors (InvalidArgument, naming "model.vocab" / "model.merges[r]"): duplicate
@@ -75,8 +75,7 @@ class BpeModel {
   bool ignore_merges_ = false;
   size_t cache_entries_ = 0;
 
-  mutable absl::Mutex cache_mu_;
-  mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_ ABSL_GUARDED_BY(cache_mu_);
+  uint64_t instance_id_ = 0;  // unique per model, keys the per-thread caches
 };
 
 }  // namespace mot::tokenizer

@@ -51,8 +51,10 @@ struct AddedToken {
 };
 
 struct TextTokenizerLimits {
-  // Encode() refuses longer inputs with ResourceExhausted naming "max_input_bytes".
-  size_t max_input_bytes = size_t{64} << 20;
+  // Encode() refuses longer inputs with ResourceExhausted naming "max_input_bytes". Encode
+  // needs up to ~24 bytes of scratch per byte of its longest pre-tokenized word, so the
+  // default (8 MiB) bounds one call's memory at ~200 MB even for one giant word.
+  size_t max_input_bytes = size_t{8} << 20;
   // FromJson()/FromFile() refuse larger files with ResourceExhausted naming
   // "max_json_bytes".
   size_t max_json_bytes = size_t{512} << 20;

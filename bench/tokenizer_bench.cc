@@ -1,0 +1,242 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// File: bench/tokenizer_bench.cc
+// Text tokenizer encode throughput (MB/s of input bytes), ours beside the Hugging Face
+// `tokenizers` library on the same tokenizer.json and the same documents, in the same run.
+// One encode call per document, one thread on both sides (the library with
+// TOKENIZERS_PARALLELISM=false; its encode_batch is reported too, also on one thread).
+// Texts: the test corpus (tests/data/text/corpus.jsonl + long_inputs.jsonl) and a large
+// English-like text built deterministically from the corpus's ASCII words (--mb, default 8),
+// cut into ~4 KB documents. Figures: mean ± stddev over --reps (default 5) timed
+// repetitions after one warm-up (which fills both word caches).
+//   tokenizer_bench [--reps N] [--mb N] [--python PATH] [--no-python]
+// Prints one Markdown table and its footer.
+#include <sys/utsname.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/tokenizer/text/text_tokenizer.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+using mot::tokenizer::TextTokenizer;
+
+std::string Src(const std::string& rel) { return std::string(MOT_SOURCE_DIR) + "/" + rel; }
+
+std::vector<std::string> ReadJsonl(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line).get<std::string>());
+  }
+  return out;
+}
+
+// Large English-like text from the corpus's ASCII words (LCG, fixed seed), ~4 KB documents.
+std::vector<std::string> EnglishDocs(const std::vector<std::string>& corpus, size_t bytes) {
+  std::vector<std::string> words;
+  for (const std::string& d : corpus) {
+    std::istringstream ss(d);
+    std::string w;
+    while (ss >> w) {
+      bool ascii = true;
+      for (char c : w) ascii &= static_cast<unsigned char>(c) < 0x80;
+      if (ascii) words.push_back(w);
+    }
+  }
+  uint64_t x = 2026;
+  auto rnd = [&x] {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x >> 33;
+  };
+  std::vector<std::string> docs;
+  size_t total = 0;
+  std::string doc;
+  while (total < bytes) {
+    doc += words[rnd() % words.size()];
+    const uint64_t r = rnd() % 16;
+    doc += r < 12 ? " " : r == 12 ? ". " : r == 13 ? ", " : r == 14 ? "\n" : "  ";
+    if (doc.size() >= 4096) {
+      total += doc.size();
+      docs.push_back(std::move(doc));
+      doc.clear();
+    }
+  }
+  return docs;
+}
+
+struct Stats {
+  double mean = 0, stddev = 0;
+};
+
+Stats MbPerSecond(const std::vector<double>& seconds, size_t bytes) {
+  Stats s;
+  std::vector<double> v;
+  for (double t : seconds) v.push_back(bytes / 1e6 / t);
+  for (double x : v) s.mean += x;
+  s.mean /= v.size();
+  for (double x : v) s.stddev += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(s.stddev / (v.size() - 1)) : 0;
+  return s;
+}
+
+std::string Fmt(const Stats& s) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.2f ± %.2f", s.mean, s.stddev);
+  return buf;
+}
+
+std::string RunCapture(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  if (pclose(p) != 0) return "";
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 5;
+  double mb = 8;
+  std::string python = MOT_PYTHON;
+  bool use_python = true;
+  std::string command = argv[0];
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    command += " " + a;
+    if (a == "--reps" && i + 1 < argc) {
+      reps = std::atoi(argv[++i]);
+      command += std::string(" ") + argv[i];
+    } else if (a == "--mb" && i + 1 < argc) {
+      mb = std::atof(argv[++i]);
+      command += std::string(" ") + argv[i];
+    } else if (a == "--python" && i + 1 < argc) {
+      python = argv[++i];
+      command += std::string(" ") + argv[i];
+    } else if (a == "--no-python") {
+      use_python = false;
+    } else {
+      std::cerr << "usage: " << argv[0] << " [--reps N] [--mb N] [--python PATH] [--no-python]\n";
+      return 2;
+    }
+  }
+  if (reps < 2) reps = 2;
+
+  std::vector<std::string> corpus = ReadJsonl(Src("tests/data/text/corpus.jsonl"));
+  const std::vector<std::string> long_inputs = ReadJsonl(Src("tests/data/text/long_inputs.jsonl"));
+  const std::vector<std::string> english = EnglishDocs(corpus, static_cast<size_t>(mb * 1e6));
+  corpus.insert(corpus.end(), long_inputs.begin(), long_inputs.end());
+  struct Text {
+    std::string name;
+    const std::vector<std::string>* docs;
+  };
+  const std::vector<Text> texts = {{"test corpus", &corpus}, {"English-like", &english}};
+
+  std::printf(
+      "| tokenizer.json | text | MB | docs | ours MB/s | library encode MB/s | ours / library "
+      "| library encode_batch MB/s (1 thread) |\n");
+  std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::string library = "not run";
+  for (const std::string name : {"hf_tokenizer.json", "ours_tokenizer.json"}) {
+    const std::string path = Src("tests/data/text/" + name);
+    auto tok = TextTokenizer::FromFile(path);
+    if (!tok.ok()) {
+      std::cerr << tok.status() << "\n";
+      return 1;
+    }
+    for (const Text& text : texts) {
+      size_t bytes = 0;
+      for (const auto& d : *text.docs) bytes += d.size();
+      std::vector<double> seconds;
+      size_t tokens = 0;
+      for (int r = 0; r < reps + 1; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        size_t n = 0;
+        for (const auto& d : *text.docs) {
+          auto ids = (*tok)->Encode(d);
+          if (!ids.ok()) {
+            std::cerr << ids.status() << "\n";
+            return 1;
+          }
+          n += ids->size();
+        }
+        const double dt =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (r > 0) seconds.push_back(dt);
+        tokens = n;
+      }
+      const Stats ours = MbPerSecond(seconds, bytes);
+      std::string lib_cell = "-", ratio_cell = "-", batch_cell = "-";
+      if (use_python) {
+        const std::string docs_path = "/tmp/mot_tokenizer_bench_docs.jsonl";
+        {
+          std::ofstream out(docs_path, std::ios::binary);
+          for (const auto& d : *text.docs) out << nlohmann::json(d).dump() << "\n";
+        }
+        const std::string cmd = "'" + python + "' '" + Src("bench/tokenizer_bench.py") + "' '" +
+                                path + "' '" + docs_path + "' 1 " + std::to_string(reps);
+        const std::string out = RunCapture(cmd);
+        if (out.empty()) {
+          lib_cell = "(python failed)";
+        } else {
+          const auto j = nlohmann::json::parse(out);
+          library = j["library"].get<std::string>();
+          const Stats lib = MbPerSecond(j["encode"].get<std::vector<double>>(), bytes);
+          const Stats batch = MbPerSecond(j["encode_batch"].get<std::vector<double>>(), bytes);
+          lib_cell = Fmt(lib);
+          batch_cell = Fmt(batch);
+          char buf[32];
+          std::snprintf(buf, sizeof(buf), "%.2fx", ours.mean / lib.mean);
+          ratio_cell = buf;
+          if (j["tokens"].get<size_t>() != tokens) {
+            ratio_cell += " (TOKEN COUNTS DIFFER)";
+          }
+        }
+      }
+      std::printf("| %s | %s | %.2f | %zu | %s | %s | %s | %s |\n", name.c_str(), text.name.c_str(),
+                  bytes / 1e6, text.docs->size(), Fmt(ours).c_str(), lib_cell.c_str(),
+                  ratio_cell.c_str(), batch_cell.c_str());
+      std::fflush(stdout);
+    }
+  }
+  utsname u{};
+  uname(&u);
+  std::string cpu = "unknown CPU";
+  {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("model name", 0) == 0) {
+        cpu = line.substr(line.find(':') + 2);
+        break;
+      }
+    }
+  }
+  std::string load;
+  {
+    std::ifstream in("/proc/loadavg");
+    std::getline(in, load);
+  }
+  std::printf(
+      "\nmean ± stddev over %d timed repetitions after 1 warm-up; one thread; MB = 10^6 "
+      "input bytes. Library: %s (MOT_PYTHON=%s).\nMachine: %s, %u hardware threads, %s %s. "
+      "Load average at end: %s.\nCommand: %s\n",
+      reps, library.c_str(), python.c_str(), cpu.c_str(), std::thread::hardware_concurrency(),
+      u.sysname, u.release, load.c_str(), command.c_str());
+  return 0;
+}
