@@ -154,7 +154,8 @@ int Main(int argc, char** argv) {
       for (int c = 1; c < copies; ++c) w.push_back(w[0]);
       std::vector<float> x(static_cast<size_t>(s.in), 0.01f), y(static_cast<size_t>(s.out));
       const int hot_calls = static_cast<int>(std::max<int64_t>(1, (int64_t{64} << 20) / bytes));
-      const double bw = MeasureReadBandwidthGBs(pool, size_t{512} << 20, 5);
+      const ReadBandwidth bound = MeasureReadBandwidth(pool, size_t{512} << 20, 5);
+      const double bw = bound.wall_gbs;
       const Timing cold = TimePerCall(reps, copies, threads, [&] {
         for (int c = 0; c < copies; ++c) {
           const WeightRef ref{w[static_cast<size_t>(c)].data(), dt, s.out, s.in};
@@ -173,10 +174,10 @@ int Main(int argc, char** argv) {
         const Stats gbs_cpu = Rate(static_cast<double>(bytes) / 1e9, t.cpu);
         std::printf(
             "| %s | %s | 1 x %ld x %ld | %.1f ± %.1f | %.1f ± %.1f GB/s | %.1f GB/s | %.2f | "
-            "%.1f GB/s | | |\n",
+            "%.1f GB/s | %.1f GB/s | %.2f |\n",
             label, DTypeName(dt), static_cast<long>(s.out), static_cast<long>(s.in),
             t.wall.mean * 1e6, t.wall.stddev * 1e6, gbs.mean, gbs.stddev, bw, gbs.mean / bw,
-            gbs_cpu.mean);
+            gbs_cpu.mean, bound.cpu_gbs, gbs_cpu.mean / bound.cpu_gbs);
       }
       std::fflush(stdout);
     }

@@ -19,6 +19,17 @@ namespace mot::bench {
 double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes = size_t{1} << 30,
                                int repetitions = 7);
 
+struct ReadBandwidth {
+  double wall_gbs = 0;  // best bytes / wall-clock second (what MeasureReadBandwidthGBs returns)
+  // Best bytes / (process CPU seconds / threads): the rate while the pool's threads actually
+  // run, an estimate of the idle-machine figure when other jobs share the cores.
+  double cpu_gbs = 0;
+};
+
+// The same measurement, reporting both rates.
+ReadBandwidth MeasureReadBandwidth(ThreadPool& pool, size_t bytes = size_t{1} << 30,
+                                   int repetitions = 7);
+
 }  // namespace mot::bench
 
 #endif  // MOT_BENCH_BANDWIDTH_H_

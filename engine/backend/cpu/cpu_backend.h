@@ -6,7 +6,10 @@
 // splits every op over the ThreadPool it is given. Results match the scalar references in
 // reference_ops.h to within f32 rounding (see tests/backend for the tolerances).
 // Linear: m <= kSmallM rows stream each weight row once for all rows (bandwidth bound);
-// larger m uses OpenBLAS sgemm (bf16/f16 weights are converted to f32 in panels).
+// larger m uses OpenBLAS sgemm (bf16/f16 weights are converted to f32 in panels), called
+// from every pool thread on its own range of output rows. Construction therefore sets
+// OpenBLAS to one thread per call (openblas_set_num_threads(1), a process-wide setting) so
+// that OpenBLAS's threads and the pool's never oversubscribe the cores.
 // Thread rule: one caller at a time (Backend's rule); the pool must outlive the backend
 // and must not be used by anyone else while an op runs.
 #ifndef MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_
