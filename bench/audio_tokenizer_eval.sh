@@ -59,7 +59,11 @@ DEFAULT_CONFIGS+=";ceiling: unquantized frames at 50/s|--mode=ceiling_frames"
 DEFAULT_CONFIGS+=";VQ K=256, no gain split|--codebook_size=256 --gain_levels=1"
 DEFAULT_CONFIGS+=";VQ K=1024, no gain split|--codebook_size=1024 --gain_levels=1"
 DEFAULT_CONFIGS+=";gain-shape G=16 x K=1024|--codebook_size=1024 --gain_levels=16"
-DEFAULT_CONFIGS+=";gain-shape G=16 x K=1024, 2-stage RVQ|--codebook_size=1024 --gain_levels=16 --stages=2"
+DEFAULT_CONFIGS+=";gain-shape G=32 x K=512|--codebook_size=512 --gain_levels=32"
+DEFAULT_CONFIGS+=";**gain-shape G=8 x K=2048 (default)**|--codebook_size=2048 --gain_levels=8"
+DEFAULT_CONFIGS+=";gain-shape G=4 x K=4096|--codebook_size=4096 --gain_levels=4"
+DEFAULT_CONFIGS+=";gain-shape G=8 x K=2048, 2-stage RVQ|--codebook_size=2048 --gain_levels=8 --stages=2"
+DEFAULT_CONFIGS+=";default, 16 Griffin-Lim iterations|--codebook_size=2048 --gain_levels=8 --gl_iters=16"
 CONFIGS="${CONFIGS:-$DEFAULT_CONFIGS}"
 
 make_data

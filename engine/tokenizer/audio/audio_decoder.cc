@@ -205,6 +205,9 @@ absl::StatusOr<std::vector<float>> DecodeAudio(std::string_view bytes, std::stri
   if (!out.ok()) {
     return absl::Status(out.status().code(), absl::StrCat(label, ": ", out.status().message()));
   }
+  // The resampler's band limiting can overshoot full-scale input (Gibbs ripple): clip so
+  // the documented range holds.
+  for (float& v : *out) v = std::clamp(v, -1.0f, 1.0f);
   return out;
 }
 

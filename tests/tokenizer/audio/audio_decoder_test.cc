@@ -106,6 +106,20 @@ TEST(AudioDecoderTest, ResamplingKeepsFrequencyAndScalesLength) {
   EXPECT_NEAR(peak, 0.5f, 0.01f);
 }
 
+TEST(AudioDecoderTest, ResampledFullScaleSquareWaveStaysInRange) {
+  // Band-limiting a full-scale square wave overshoots (Gibbs); found by audio_fuzz.
+  std::vector<float> x(8000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = (i / 20) % 2 == 0 ? 1.0f : -1.0f;
+  const std::string bytes = MakeAudioFile(x, 1, 8000, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+  absl::StatusOr<std::vector<float>> y = DecodeAudio(bytes, kPart, 16000);
+  ASSERT_THAT(y, IsOk());
+  ASSERT_EQ(y->size(), 16000u);
+  for (float v : *y) {
+    ASSERT_GE(v, -1.0f);
+    ASSERT_LE(v, 1.0f);
+  }
+}
+
 TEST(AudioDecoderTest, ResampleMonoRejectsBadRates) {
   EXPECT_THAT(ResampleMono({0.1f, 0.2f}, 0, 16000),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rates must be > 0")));
