@@ -51,19 +51,19 @@ std::string RunPython(const ScratchDir& dir, const std::string& script,
 }
 
 // Skips the test unless MOT_PYTHON runs and imports torch and safetensors.
-#define MOT_REQUIRE_PYTHON(dir)                                                              \
-  do {                                                                                       \
-    if (::access(MOT_PYTHON, X_OK) != 0) {                                                   \
-      GTEST_SKIP() << "oracle interpreter MOT_PYTHON=" << MOT_PYTHON                         \
-                   << " is missing (run scripts/setup.sh)";                                  \
-    }                                                                                        \
-    int probe_rc = 0;                                                                        \
-    const std::string probe =                                                                \
-        RunPython(dir, "import torch, safetensors.torch\nprint('ok')\n", {}, &probe_rc);     \
-    if (probe_rc != 0) {                                                                     \
-      GTEST_SKIP() << "MOT_PYTHON=" << MOT_PYTHON                                            \
-                   << " cannot import torch and safetensors: " << probe;                     \
-    }                                                                                        \
+#define MOT_REQUIRE_PYTHON(dir)                                                          \
+  do {                                                                                   \
+    if (::access(MOT_PYTHON, X_OK) != 0) {                                               \
+      GTEST_SKIP() << "oracle interpreter MOT_PYTHON=" << MOT_PYTHON                     \
+                   << " is missing (run scripts/setup.sh)";                              \
+    }                                                                                    \
+    int probe_rc = 0;                                                                    \
+    const std::string probe =                                                            \
+        RunPython(dir, "import torch, safetensors.torch\nprint('ok')\n", {}, &probe_rc); \
+    if (probe_rc != 0) {                                                                 \
+      GTEST_SKIP() << "MOT_PYTHON=" << MOT_PYTHON                                        \
+                   << " cannot import torch and safetensors: " << probe;                 \
+    }                                                                                    \
   } while (0)
 
 float ValueAt(const Tensor& t, int64_t i) {

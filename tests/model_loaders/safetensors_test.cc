@@ -169,9 +169,8 @@ TEST(SafetensorsTest, JsonOrderDoesNotMatterOnlyTheDataLayout) {
 
 TEST(SafetensorsTest, MisalignedTensorIsReturnedAsAnAlignedCopy) {
   // F16 [1] at [0, 2], then F32 [1] at [2, 6]: the float is misaligned in the buffer.
-  std::string header =
-      R"({"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},)"
-      R"("f":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})";
+  std::string header = R"({"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},)"
+                       R"("f":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}})";
   header.append((8 - header.size() % 8) % 8, ' ');
   ASSERT_EQ(header.size() % 8, 0u);
   const float value = 1.5f;
