@@ -143,7 +143,9 @@ TEST_P(CpuBackendTest, LinearPrefillUsesTheLargePath) {
         CheckLinear(backend_, dtype, m, 97, 130, 7, acc, rng);
       }
     }
-    CheckLinear(backend_, dtype, 33, 600, 300, 1, true, rng);  // several panels
+    CheckLinear(backend_, dtype, 33, 600, 300, 1, true, rng);
+    // in = 4096: conversion panels of 256 rows, so each thread's 300 rows take two.
+    CheckLinear(backend_, dtype, 9, 600, 4096, 0, false, rng);
   }
 }
 

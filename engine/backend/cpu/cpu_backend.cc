@@ -79,10 +79,11 @@ void CpuBackend::LinearLarge(const float* x, int64_t m, int64_t ldx, const Weigh
     });
     return;
   }
-  // bf16 / f16: convert a panel of output rows to f32 (about 1 MiB, half the L2), then
-  // sgemm on it. Measured (backend_bench, CPU-time rates): 256 KiB panels ran ~10% slower,
-  // 4 MiB ones no faster.
-  const int64_t panel = std::clamp<int64_t>((262144 / k) / 16 * 16, 16, 4096);
+  // bf16 / f16: convert a panel of output rows to f32 (about 4 MiB per thread), then sgemm
+  // on it. Every sgemm call repacks x, so fewer, larger panels win: measured with
+  // backend_bench (CPU-time GFLOP/s, 2 threads, m = 512), 4 MiB panels ran ~10% faster than
+  // 1 MiB ones and 256 KiB ones were slowest.
+  const int64_t panel = std::clamp<int64_t>((1048576 / k) / 16 * 16, 16, 4096);
   for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, panel * k);
   const Kernels* kern = kernels_;
   pool_->ParallelFor(w.rows, 16, [&](int64_t begin, int64_t end, int thread) {
