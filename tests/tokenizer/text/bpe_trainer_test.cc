@@ -5,6 +5,9 @@
 
 #include "engine/tokenizer/text/bpe_trainer.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -61,9 +64,11 @@ TEST(BpeTrainerTest, IsDeterministicAndSaveLoadKeepsIds) {
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*a)->ToJson(), (*b)->ToJson());
   EXPECT_EQ((*a)->vocab_size(), 1000);
-  const std::string path = ::testing::TempDir() + "/trained_tokenizer.json";
+  const std::string path =
+      ::testing::TempDir() + "/trained_tokenizer_" + std::to_string(getpid()) + ".json";
   ASSERT_THAT((*a)->Save(path), IsOk());
   auto loaded = TextTokenizer::FromFile(path);
+  std::remove(path.c_str());
   ASSERT_THAT(loaded, IsOk());
   for (const std::string& text : corpus) {
     auto x = (*a)->Encode(text);

@@ -5,6 +5,9 @@
 // ours, so CI re-checks the goldens wherever the library is installed. Skips, saying why,
 // when MOT_PYTHON cannot import `tokenizers`.
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -32,11 +35,13 @@ TEST(TextOracleTest, OurIdsEqualTheLibrarysLiveIds) {
                  << " cannot import the `tokenizers` library; the committed goldens are still "
                     "checked by text_golden_test";
   }
-  const std::string out = ::testing::TempDir() + "/text_oracle_ids.json";
+  const std::string out =
+      ::testing::TempDir() + "/text_oracle_ids_" + std::to_string(getpid()) + ".json";
   const std::string cmd = "'" + python + "' '" + std::string(MOT_SOURCE_DIR) +
                           "/tests/tokenizer/text/make_goldens.py' --emit '" + out + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const nlohmann::json live = nlohmann::json::parse(ReadFile(out));
+  std::remove(out.c_str());
   std::cout << "oracle: " << live["library"].get<std::string>() << "\n";
 
   const std::vector<std::string> corpus = ReadJsonl(DataPath("corpus.jsonl"));
