@@ -81,8 +81,8 @@ void CpuBackend::LinearLarge(const float* x, int64_t m, int64_t ldx, const Weigh
   }
   // bf16 / f16: convert a panel of output rows to f32 (about 4 MiB per thread), then sgemm
   // on it. Every sgemm call repacks x, so fewer, larger panels win: measured with
-  // backend_bench (CPU-time GFLOP/s, 2 threads, m = 512), 4 MiB panels ran ~10% faster than
-  // 1 MiB ones and 256 KiB ones were slowest.
+  // backend_bench (CPU-time GFLOP/s, 2 threads, m = 512), 4 MiB panels ran ~5-10% faster
+  // than 256 KiB or 1 MiB ones (bench/results/backend_2026-11-23.md).
   const int64_t panel = std::clamp<int64_t>((1048576 / k) / 16 * 16, 16, 4096);
   for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, panel * k);
   const Kernels* kern = kernels_;

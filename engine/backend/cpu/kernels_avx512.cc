@@ -48,8 +48,8 @@ inline __m512 Load16Masked(const char* p, int64_t i, __mmask16 k) {
 // Output rows are contiguous, so a thread walking its rows reads its part of the weight as
 // one linear stream, which the hardware prefetcher follows well. (Measured against R = 8 rows
 // at a time, i.e. 8 interleaved short streams: the linear walk streamed bf16 ~2x faster for
-// in = 768; see bench/results/backend_*.md.) Each weight vector is loaded and converted once
-// for all M input rows.
+// in = 768; see bench/results/backend_2026-11-23.md.) Each weight vector is loaded and converted
+// once for all M input rows.
 template <DType T, int M, int U>
 inline void LinearRow(const float* x, int64_t ldx, const char* w, int64_t cols, int64_t o, float* y,
                       int64_t ldy, bool accumulate) {
