@@ -397,8 +397,22 @@ absl::Status TextTokenizer::Init(std::vector<AddedToken> added_tokens) {
                  absl::StrCat("id ", a.id, " is a different model token"));
     }
     const int g = a.normalized ? 1 : 0;
-    group_[g].push_back(static_cast<int32_t>(i));
-    group_first_byte_[g][static_cast<uint8_t>(a.content[0])] = true;
+    std::vector<TrieNode>& trie = trie_[g];
+    if (trie.empty()) trie.emplace_back();
+    int32_t node = 0;
+    for (char c : a.content) {
+      auto it = trie[node].next.find(static_cast<uint8_t>(c));
+      if (it == trie[node].next.end()) {
+        trie.emplace_back();
+        const int32_t child = static_cast<int32_t>(trie.size() - 1);
+        trie[node].next.emplace(static_cast<uint8_t>(c), child);
+        node = child;
+      } else {
+        node = it->second;
+      }
+    }
+    trie[node].token = static_cast<int32_t>(i);
+    first_byte_[g][static_cast<uint8_t>(a.content[0])] = true;
     max_id = std::max(max_id, a.id);
   }
   vocab_size_ = max_id + 1;
@@ -411,21 +425,27 @@ void TextTokenizer::SplitOnAddedTokens(std::string_view text, bool normalized_gr
   const int g = normalized_group ? 1 : 0;
   size_t start_offset = 0;
   size_t pos = 0;
-  const bool* first = group_first_byte_[g];
+  const std::vector<TrieNode>& trie = trie_[g];
+  const bool* starts = first_byte_[g];
   while (pos < text.size()) {
-    if (!first[static_cast<uint8_t>(text[pos])]) {
+    if (!starts[static_cast<uint8_t>(text[pos])]) {
       ++pos;
       continue;
     }
+    const auto first = trie[0].next.find(static_cast<uint8_t>(text[pos]));
     // Leftmost-longest: the longest token that starts at the first position with a match.
     int32_t best = -1;
     size_t best_len = 0;
-    for (int32_t idx : group_[g]) {
-      const std::string& c = added_tokens_[idx].content;
-      if (c.size() > best_len && text.compare(pos, c.size(), c) == 0) {
-        best = idx;
-        best_len = c.size();
+    int32_t node = first->second;
+    for (size_t i = pos + 1;; ++i) {
+      if (trie[node].token >= 0) {
+        best = trie[node].token;
+        best_len = i - pos;
       }
+      if (i >= text.size()) break;
+      auto it = trie[node].next.find(static_cast<uint8_t>(text[i]));
+      if (it == trie[node].next.end()) break;
+      node = it->second;
     }
     if (best < 0) {
       ++pos;
@@ -493,14 +513,14 @@ absl::StatusOr<std::vector<int32_t>> TextTokenizer::Encode(std::string_view text
   ids.reserve(text.size() / 3 + 4);
   if (text.empty()) return ids;
   std::vector<Match> first;
-  if (!group_[0].empty()) {
+  if (!trie_[0].empty()) {
     SplitOnAddedTokens(text, false, options.parse_special, &first, 0);
   } else {
     first.push_back({0, text.size(), -1});
   }
   std::vector<Match> second;
   for (const Match& m : first) {
-    if (m.id >= 0 || group_[1].empty()) {
+    if (m.id >= 0 || trie_[1].empty()) {
       second.push_back(m);
     } else {
       SplitOnAddedTokens(text.substr(m.start, m.end - m.start), true, options.parse_special,

@@ -140,10 +140,15 @@ class TextTokenizer {
   std::vector<AddedToken> added_tokens_;
   absl::flat_hash_map<std::string, int32_t> added_by_content_;
   absl::flat_hash_map<int32_t, int32_t> added_by_id_;  // id -> index in added_tokens_
-  // Per group (0: normalized=false, 1: normalized=true): indexes into added_tokens_, and
-  // which first bytes can start a match.
-  std::vector<int32_t> group_[2];
-  bool group_first_byte_[2][256] = {};
+  // Per group (0: normalized=false, 1: normalized=true): a byte trie of the group's
+  // added tokens (node 0 is the root; `token` indexes added_tokens_, -1 if none ends
+  // there), so the longest token at a position is found in O(its length).
+  struct TrieNode {
+    absl::flat_hash_map<uint8_t, int32_t> next;
+    int32_t token = -1;
+  };
+  std::vector<TrieNode> trie_[2];
+  bool first_byte_[2][256] = {};  // bytes that start some token of the group
   // Vocab entries whose spelling is outside the byte-level alphabet (never produced by
   // Encode; decoded as their UTF-8 text, as the library's decoder does).
   absl::flat_hash_map<int32_t, std::string> opaque_tokens_;
