@@ -252,6 +252,16 @@ TEST_P(CpuBackendTest, SwiGluMatchesReference) {
   }
 }
 
+TEST_P(CpuBackendTest, SwiGluDenseSweepWithinOneMicroRelative) {
+  const int n = 20001;
+  std::vector<float> gate(n), up(n, 1.0f), got(n), want(n);
+  for (int i = 0; i < n; ++i) gate[static_cast<size_t>(i)] = -40.0f + 80.0f * i / (n - 1);
+  backend_.SwiGlu(gate.data(), n, up.data(), n, 1, n, got.data(), n);
+  SwiGluRef(gate.data(), n, up.data(), n, 1, n, want.data(), n);
+  // The polynomial exp must stay within 1e-6 relative of the f64 reference everywhere.
+  ExpectClose(got.data(), n, want.data(), n, 1, n, 1e-30, 1e-6, "SwiGlu sweep");
+}
+
 TEST_P(CpuBackendTest, SwiGluSmallAndExtremeGates) {
   const float gate[] = {0.0f, 1e-8f, -1e-8f, 1e-3f, -80.0f, -100.0f, 80.0f, 100.0f};
   const float up[] = {1, 1, 1, 1, 1, 1, 1, 1};

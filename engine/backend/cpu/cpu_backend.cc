@@ -185,7 +185,8 @@ void CpuBackend::Attention(const AttentionArgs& a) {
   // the number of positions it reads, so causal prefill rows are not all in one range.
   int64_t total = 0;
   for (int64_t r = 0; r < a.rows; ++r) total += int64_t{a.pos[r]} + 1;
-  std::vector<int64_t> bounds(static_cast<size_t>(threads) + 1, 0);
+  std::vector<int64_t>& bounds = attention_bounds_;
+  bounds.assign(static_cast<size_t>(threads) + 1, 0);
   {
     int t = 1;
     int64_t cum = 0;

@@ -72,6 +72,7 @@ class CpuBackend final : public Backend {
   std::string name_;
   const Kernels* kernels_;
   std::vector<std::vector<float>> scratch_;  // one per pool thread
+  std::vector<int64_t> attention_bounds_;    // per-thread (row, head) ranges of Attention
   // Rotary inverse frequencies theta^(-2i/head_dim), cached for the last (head_dim, theta).
   std::vector<double> inv_freq_;
   int32_t inv_freq_dim_ = 0;
