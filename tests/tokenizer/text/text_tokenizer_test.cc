@@ -241,6 +241,21 @@ TEST(TextTokenizerTest, AddedTokenFlagsFollowTheLibrary) {
   EXPECT_THAT(*tok->Encode("<t><r>", {.parse_special = false}), ElementsAre(301, '<', 'r', '>'));
 }
 
+TEST(TextTokenizerTest, LongestAddedTokenWinsAtTheLeftmostPosition) {
+  // The same inputs through the library (tokenizers 0.23.3, these five tokens added as
+  // special) give: <a>b <a> c <  |  ab c d  |  x bcd ab  |  < <a>.
+  std::vector<AddedToken> added;
+  int32_t id = 300;
+  for (const char* c : {"<a>", "<a>b", "ab", "bcd", "<"}) {
+    added.push_back(AddedToken{.id = id++, .content = c});
+  }
+  auto tok = MakeTiny({}, added);
+  EXPECT_THAT(*tok->Encode("<a>b<a>c<"), ElementsAre(301, 300, 'c', 304));
+  EXPECT_THAT(*tok->Encode("abcd"), ElementsAre(302, 'c', 'd'));
+  EXPECT_THAT(*tok->Encode("xbcdab"), ElementsAre('x', 303, 302));
+  EXPECT_THAT(*tok->Encode("<<a>"), ElementsAre(304, 300));
+}
+
 TEST(TextTokenizerTest, InputOverLimitIsRefusedNamingTheLimit) {
   std::vector<std::pair<std::string, int32_t>> vocab;
   for (int b = 0; b < 256; ++b) vocab.emplace_back(std::string(1, static_cast<char>(b)), b);
