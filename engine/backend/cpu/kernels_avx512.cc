@@ -169,6 +169,115 @@ void ConvertRows(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst)
   }
 }
 
+// Horizontal sums of four vectors: {sum(a), sum(b), sum(c), sum(d)}.
+inline __m128 Reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  // Per 128-bit lane: {a0+a2, b0+b2, a1+a3, b1+b3} and the same for c, d.
+  const __m512 abcd =
+      _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xee));
+  // Per lane {a, b, c, d} partial sums; add the four lanes.
+  const __m256 h =
+      _mm256_add_ps(_mm512_castps512_ps256(abcd),
+                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(abcd), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// Attention for head_dim = 16 * NV: the scaled query and the output accumulator stay in
+// registers; scores of four positions are reduced together. Same online softmax as
+// AttentionPairsGeneric (kernels_body.inc).
+template <int NV>
+void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
+  const int32_t group = a.n_heads / a.n_kv_heads;
+  constexpr int32_t kHd = 16 * NV;
+  float* s = scratch;
+  const __m512 scale = _mm512_set1_ps(a.scale);
+  for (int64_t idx = begin; idx < end; ++idx) {
+    const int64_t r = idx / a.n_heads;
+    const int32_t h = static_cast<int32_t>(idx % a.n_heads);
+    const float* q = a.q + r * a.ldq + static_cast<int64_t>(h) * kHd;
+    const int64_t kv_off = static_cast<int64_t>(h / group) * kHd;
+    const int32_t seq = a.seq[r];
+    const int32_t n_pos = a.pos[r] + 1;
+    __m512 qv[NV];
+    __m512 acc[NV];
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) {
+      qv[v] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * v), scale);
+      acc[v] = _mm512_setzero_ps();
+    }
+    float running_max = -INFINITY;
+    float running_sum = 0.0f;
+    for (int32_t p0 = 0; p0 < n_pos; p0 += static_cast<int32_t>(kAttentionChunk)) {
+      const int32_t cnt = std::min<int32_t>(static_cast<int32_t>(kAttentionChunk), n_pos - p0);
+      int32_t j = 0;
+      for (; j + 4 <= cnt; j += 4) {
+        const float* k0 = a.kv.KeyAt(seq, p0 + j) + kv_off;
+        const float* k1 = a.kv.KeyAt(seq, p0 + j + 1) + kv_off;
+        const float* k2 = a.kv.KeyAt(seq, p0 + j + 2) + kv_off;
+        const float* k3 = a.kv.KeyAt(seq, p0 + j + 3) + kv_off;
+        __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps(), d2 = _mm512_setzero_ps(),
+               d3 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) {
+          d0 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k0 + 16 * v), d0);
+          d1 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k1 + 16 * v), d1);
+          d2 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k2 + 16 * v), d2);
+          d3 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k3 + 16 * v), d3);
+        }
+        _mm_storeu_ps(s + j, Reduce4(d0, d1, d2, d3));
+      }
+      for (; j < cnt; ++j) {
+        const float* k0 = a.kv.KeyAt(seq, p0 + j) + kv_off;
+        __m512 d0 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) d0 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k0 + 16 * v), d0);
+        s[j] = _mm512_reduce_add_ps(d0);
+      }
+      float chunk_max = -INFINITY;
+      for (int32_t i = 0; i < cnt; ++i) chunk_max = s[i] > chunk_max ? s[i] : chunk_max;
+      if (chunk_max > running_max) {
+        const float corr = running_max == -INFINITY ? 0.0f : ExpF(running_max - chunk_max);
+        running_sum *= corr;
+        const __m512 c = _mm512_set1_ps(corr);
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v) acc[v] = _mm512_mul_ps(acc[v], c);
+        running_max = chunk_max;
+      }
+      float chunk_sum = 0.0f;
+      const float m = running_max;
+#pragma omp simd reduction(+ : chunk_sum)
+      for (int32_t i = 0; i < cnt; ++i) {
+        s[i] = ExpF(s[i] - m);
+        chunk_sum += s[i];
+      }
+      running_sum += chunk_sum;
+      for (int32_t i = 0; i < cnt; ++i) {
+        const float* vp = a.kv.ValueAt(seq, p0 + i) + kv_off;
+        const __m512 w = _mm512_set1_ps(s[i]);
+#pragma GCC unroll 16
+        for (int v = 0; v < NV; ++v)
+          acc[v] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vp + 16 * v), acc[v]);
+      }
+    }
+    float* out = a.out + r * a.ldo + static_cast<int64_t>(h) * kHd;
+    const __m512 inv = _mm512_set1_ps(1.0f / running_sum);
+#pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(acc[v], inv));
+  }
+}
+
+void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
+  switch (a.head_dim) {
+    case 64:
+      return AttentionPairsT<4>(a, begin, end, scratch);
+    case 128:
+      return AttentionPairsT<8>(a, begin, end, scratch);
+    default:
+      return AttentionPairsGeneric(a, begin, end, scratch);
+  }
+}
+
 }  // namespace
 
 const Kernels kAvx512Kernels = {
@@ -179,7 +288,7 @@ const Kernels kAvx512Kernels = {
     .layer_norm_rows = LayerNormRowsGeneric,
     .swiglu_rows = SwiGluRowsGeneric,
     .add_rows = AddRowsGeneric,
-    .attention_pairs = AttentionPairsGeneric,
+    .attention_pairs = AttentionPairs,
 };
 
 }  // namespace mot::backend::cpu
