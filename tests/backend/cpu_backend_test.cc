@@ -135,6 +135,18 @@ TEST_P(CpuBackendTest, LinearOutputsNotAMultipleOfTheChunk) {
   }
 }
 
+TEST_P(CpuBackendTest, LinearSplitsLargerMatricesAcrossThreads) {
+  // >= 64 KiB of weights per chunk: these are split over the pool's two threads, at row
+  // counts that are not a multiple of the chunk.
+  std::mt19937 rng(17);
+  for (DType dtype : kDTypes) {
+    for (int64_t out : {1001, 2049}) {
+      CheckLinear(backend_, dtype, 1, out, 130, 3, false, rng);
+      CheckLinear(backend_, dtype, 3, out, 67, 0, true, rng);
+    }
+  }
+}
+
 TEST_P(CpuBackendTest, LinearPrefillUsesTheLargePath) {
   std::mt19937 rng(4);
   for (DType dtype : kDTypes) {

@@ -29,7 +29,7 @@ CpuBackend::CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa)
       kernels_(&KernelsFor(isa_)),
       scratch_(static_cast<size_t>(pool->num_threads())) {
   // sgemm is called from every pool thread on its own column range: OpenBLAS's own threads
-  // would oversubscribe the cores (measured in bench/backend_bench.cc).
+  // would oversubscribe the cores (bench/results/backend_2026-11-23.md compares the two).
   openblas_set_num_threads(1);
 }
 
@@ -54,10 +54,14 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
     LinearLarge(x, m, ldx, w, y, ldy, accumulate);
     return;
   }
-  // Chunks of whole cache lines of the weight, and of 16 outputs (a line of y).
+  // Chunks of whole cache lines of the weight, and of 16 outputs (a line of y), and of at
+  // least 64 KiB of weights so that a tiny matrix is not split (a pool wake-up costs a few
+  // microseconds, about what 64 KiB takes to stream).
   const int64_t row_bytes = w.cols * DTypeSize(w.dtype);
   const int64_t line_rows = 64 / std::gcd<int64_t>(row_bytes, 64);
-  const int64_t grain = std::lcm<int64_t>(16, line_rows);
+  int64_t grain = std::lcm<int64_t>(16, line_rows);
+  const int64_t min_rows = (65536 + row_bytes - 1) / row_bytes;
+  grain *= (min_rows + grain - 1) / grain;
   const Kernels* k = kernels_;
   pool_->ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end, int) {
     k->linear_small_m(x, m, ldx, w, begin, end, y, ldy, accumulate);
