@@ -109,23 +109,26 @@ bool HeaderTooLargeForStb(const stbi_uc* data, int len) {
 bool JpegHuffmanTablesValid(std::string_view bytes) {
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t size = bytes.size();
-  if (size < 2 || b[0] != 0xff || b[1] != 0xd8) return true;  // not a JPEG
+  // stb takes any run of 0xFF fill bytes before a marker, SOI included.
+  size_t pos = 0;
+  while (pos < size && b[pos] == 0xff) ++pos;
+  if (pos == 0 || pos >= size || b[pos] != 0xd8) return true;  // not a JPEG to stb
+  ++pos;
   // Checks the DHT segment whose length field starts at `pos`.
-  auto dht_ok = [&](size_t pos) {
-    if (pos + 2 > size) return true;  // stb's length reads 0 then: no table
-    int64_t left = ((b[pos] << 8) | b[pos + 1]) - 2;
-    pos += 2;
-    while (left > 0 && pos < size) {
+  auto dht_ok = [&](size_t at) {
+    if (at + 2 > size) return true;  // stb's length reads 0 then: no table
+    int64_t left = ((b[at] << 8) | b[at + 1]) - 2;
+    at += 2;
+    while (left > 0 && at < size) {
       // stb reads bytes past the end as 0, so a truncated table counts what is there.
       int n = 0;
-      for (size_t i = pos + 1; i <= pos + 16 && i < size; ++i) n += b[i];
+      for (size_t i = at + 1; i <= at + 16 && i < size; ++i) n += b[i];
       if (n > 256) return false;
-      pos += 17 + static_cast<size_t>(n);
+      at += 17 + static_cast<size_t>(n);
       left -= 17 + n;
     }
     return true;
   };
-  size_t pos = 2;
   // Header segments, by length, as stb's marker loop reads them.
   while (pos < size) {
     if (b[pos] != 0xff) break;  // stb fails here ("expected marker"); check the rest anyway

@@ -260,6 +260,9 @@ TEST(ImageCodecTest, RejectsJpegHuffmanTableWithTooManyCodes) {
                      std::string(16, '\x20') + "\xff\xd9";
   EXPECT_THAT(DecodeImage(late, "image part 7"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad DHT header")));
+  // stb skips 0xFF fill bytes before SOI too.
+  EXPECT_THAT(DecodeImage("\xff\xff" + jpeg, "image part 9"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bad DHT header")));
   EXPECT_THAT(DecodeImage(good, "image part 8"), IsOk());
 }
 
