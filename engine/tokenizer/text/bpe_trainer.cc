@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "engine/tokenizer/text/byte_level.h"
+#include "engine/tokenizer/text/internal/byte_level.h"
 #include "engine/tokenizer/text/utf8.h"
 
 namespace mot::tokenizer {

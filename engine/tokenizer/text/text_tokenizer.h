@@ -15,8 +15,9 @@
 // Anything else is an InvalidArgument error naming its JSON path.
 // Round trip: Decode(Encode(text)) == text for every byte string, invalid UTF-8 included,
 // when add_prefix_space is false and no matched added token has lstrip/rstrip (those drop
-// the bytes they absorb, like the library). See byte_level.h for how invalid UTF-8 is split.
-// Ids are the tokenizer's own; the unified vocabulary offsets them.
+// the bytes they absorb, like the library). See internal/byte_level.h for how invalid
+// UTF-8 is split. Ids are the tokenizer's own; the unified vocabulary offsets them.
+// Limits: TextTokenizerLimits (input bytes per Encode call, tokenizer.json size).
 // Thread rule: immutable after creation; every const method may be called concurrently.
 #ifndef MOT_ENGINE_TOKENIZER_TEXT_TEXT_TOKENIZER_H_
 #define MOT_ENGINE_TOKENIZER_TEXT_TEXT_TOKENIZER_H_
@@ -33,8 +34,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/tokenizer/text/bpe_model.h"
-#include "engine/tokenizer/text/byte_level.h"
+#include "engine/tokenizer/text/internal/bpe_model.h"
+#include "engine/tokenizer/text/internal/byte_level.h"
 
 namespace mot::tokenizer {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/tokenizer/text/byte_level.h"
+#include "engine/tokenizer/text/internal/byte_level.h"
 #include "engine/tokenizer/text/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,6 +1,6 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 //
-// File: engine/tokenizer/text/byte_level.h
+// File: engine/tokenizer/text/internal/byte_level.h
 // The byte-level pieces of GPT-2 style BPE, as the Hugging Face `tokenizers` library does
 // them:
 //  * the byte <-> unicode alphabet (each of the 256 bytes is spelled as one printable code
@@ -19,8 +19,8 @@
 //    runs. Each ill-formed run is one piece; the pattern runs over each well-formed run
 //    alone, as if it were the whole text.
 // Thread rule: immutable after construction; Split() may be called from any thread.
-#ifndef MOT_ENGINE_TOKENIZER_TEXT_BYTE_LEVEL_H_
-#define MOT_ENGINE_TOKENIZER_TEXT_BYTE_LEVEL_H_
+#ifndef MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_BYTE_LEVEL_H_
+#define MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_BYTE_LEVEL_H_
 
 #include <array>
 #include <cstdint>
@@ -70,4 +70,4 @@ class ByteLevelSplitter {
 
 }  // namespace mot::tokenizer
 
-#endif  // MOT_ENGINE_TOKENIZER_TEXT_BYTE_LEVEL_H_
+#endif  // MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_BYTE_LEVEL_H_

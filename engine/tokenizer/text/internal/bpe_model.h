@@ -1,6 +1,6 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 //
-// File: engine/tokenizer/text/bpe_model.h
+// File: engine/tokenizer/text/internal/bpe_model.h
 // BpeModel: merge-rank byte-level BPE over raw bytes. Tokens are stored as raw byte
 // strings (the byte-level spelling is only a file format matter). A word starts as one
 // symbol per byte; the adjacent pair with the lowest merge rank is merged, leftmost first
@@ -10,8 +10,8 @@
 // up to kMaxCachedWordBytes are kept in a bounded per-thread cache (no lock on the hot
 // path; each thread keeps caches for its last kCachedModelsPerThread models).
 // Thread rule: immutable after Create(); EncodeWord() may be called from any thread.
-#ifndef MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
-#define MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
+#ifndef MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_BPE_MODEL_H_
+#define MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_BPE_MODEL_H_
 
 #include <array>
 #include <cstdint>
@@ -80,4 +80,4 @@ class BpeModel {
 
 }  // namespace mot::tokenizer
 
-#endif  // MOT_ENGINE_TOKENIZER_TEXT_BPE_MODEL_H_
+#endif  // MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_BPE_MODEL_H_

@@ -1,6 +1,6 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 
-#include "engine/tokenizer/text/bpe_model.h"
+#include "engine/tokenizer/text/internal/bpe_model.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,6 +1,6 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 
-#include "engine/tokenizer/text/byte_level.h"
+#include "engine/tokenizer/text/internal/byte_level.h"
 
 #include "engine/tokenizer/text/utf8.h"
 #include "re2/re2.h"
