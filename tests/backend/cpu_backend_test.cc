@@ -147,10 +147,10 @@ TEST_P(CpuBackendTest, LinearSplitsLargerMatricesAcrossThreads) {
   }
 }
 
-TEST_P(CpuBackendTest, LinearPrefillUsesTheLargePath) {
+TEST_P(CpuBackendTest, LinearLargerMChunkedOrSgemm) {
   std::mt19937 rng(4);
   for (DType dtype : kDTypes) {
-    for (int64_t m : {9, 17, 64}) {
+    for (int64_t m : {9, 12, 16, 17, 64}) {  // chunked (bf16/f16 <= 16) or sgemm
       for (bool acc : {false, true}) {
         CheckLinear(backend_, dtype, m, 97, 130, 7, acc, rng);
       }

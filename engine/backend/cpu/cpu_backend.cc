@@ -50,10 +50,25 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
     }
     return;
   }
-  if (m > kSmallM) {
-    LinearLarge(x, m, ldx, w, y, ldy, accumulate);
+  if (m <= kSmallM) {
+    LinearSmall(x, m, ldx, w, y, ldy, accumulate);
     return;
   }
+  if (w.dtype != DType::kF32 && m <= kChunkedM) {
+    // Balanced chunks of at most kSmallM rows, each streaming the weights once.
+    const int64_t chunks = (m + kSmallM - 1) / kSmallM;
+    for (int64_t c = 0, begin = 0; c < chunks; ++c) {
+      const int64_t rows = (m - begin) / (chunks - c);
+      LinearSmall(x + begin * ldx, rows, ldx, w, y + begin * ldy, ldy, accumulate);
+      begin += rows;
+    }
+    return;
+  }
+  LinearLarge(x, m, ldx, w, y, ldy, accumulate);
+}
+
+void CpuBackend::LinearSmall(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                             int64_t ldy, bool accumulate) {
   // Chunks of whole cache lines of the weight, and of 16 outputs (a line of y), and of at
   // least 64 KiB of weights so that a tiny matrix is not split (a pool wake-up costs a few
   // microseconds, about what 64 KiB takes to stream).

@@ -33,6 +33,11 @@ class CpuBackend final : public Backend {
  public:
   // Up to this many rows, Linear streams the weights once for all rows (decode path).
   static constexpr int64_t kSmallM = 8;
+  // bf16/f16 weights with m up to this run as chunks of <= kSmallM rows (each streaming the
+  // weights again) instead of converting them for sgemm: ~2x faster at m = 9..16 for
+  // 768x2048-class matrices, measured (bench/results/backend_2026-11-23.md). f32 weights
+  // go to sgemm from m = 9.
+  static constexpr int64_t kChunkedM = 16;
 
   // REQUIRES: pool != nullptr and outlives the backend.
   explicit CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa = std::nullopt);
@@ -61,7 +66,10 @@ class CpuBackend final : public Backend {
   void Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y, int64_t ldy) override;
 
  private:
-  // Linear for m > kSmallM: OpenBLAS sgemm per thread over output-row ranges.
+  // Linear for m <= kSmallM, split over output rows.
+  void LinearSmall(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                   int64_t ldy, bool accumulate);
+  // Linear for larger m: OpenBLAS sgemm per thread over output-row ranges.
   void LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                    int64_t ldy, bool accumulate);
   // Per-thread scratch of at least `floats` floats (grown on demand, never shrunk).
