@@ -12,7 +12,10 @@
 //   added_tokens special and non-special, with single_word / lstrip / rstrip / normalized
 //                (the input is split on them first, leftmost-longest, non-normalized
 //                tokens before normalized ones, as the library does).
-// Anything else is an InvalidArgument error naming its JSON path.
+// Anything else is an InvalidArgument error naming its JSON path. All 256 single bytes
+// must be tokens, so unk_token / byte_fallback never apply (they are kept for ToJson()).
+// Decode() always maps tokens back to their bytes (the ByteLevel decoder's job), whatever
+// `decoder` says.
 // Round trip: Decode(Encode(text)) == text for every byte string, invalid UTF-8 included,
 // when add_prefix_space is false and no matched added token has lstrip/rstrip (those drop
 // the bytes they absorb, like the library). See internal/byte_level.h for how invalid
