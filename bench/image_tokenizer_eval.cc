@@ -15,6 +15,7 @@
 // Usage: image_tokenizer_eval --train a.png,b.jpg --test c.png,d.jpg [--resolution 256]
 //   [--patch 8] [--codes 1024] [--iterations 15] [--scales 1,1.5,2] [--max_patches 0]
 //   [--seed 0] [--threads 0] [--save image_tokenizer.safetensors] [--png_dir dir]
+//   [--simd generic|auto] [--product_means M]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -204,6 +205,7 @@ struct Flags {
   uint64_t seed = 0;
   int threads = 0;
   std::string save, png_dir;
+  bool generic = false;       // --simd generic: force the portable k-means kernel
   int64_t product_means = 0;  // > 0: also evaluate the mean-removed product VQ experiment
 };
 
@@ -237,6 +239,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.threads = std::stoi(value);
     } else if (arg == "--save") {
       f.save = value;
+    } else if (arg == "--simd") {
+      f.generic = value == "generic";
     } else if (arg == "--product_means") {
       f.product_means = std::stoll(value);
     } else if (arg == "--png_dir") {
@@ -262,6 +266,7 @@ int main(int argc, char** argv) {
   opts.seed = f.seed;
   opts.max_patches = f.max_patches;
   opts.pool = &pool;
+  opts.simd = f.generic ? mot::tokenizer::SimdLevel::kGeneric : mot::tokenizer::SimdLevel::kAuto;
 
   std::vector<RgbImage> train;
   for (const std::string& path : f.train) {

@@ -6,7 +6,11 @@
 // result does not depend on the thread pool's size (assignments are computed per point in a
 // fixed order, centroid sums are reduced serially in f64). NearestCodeSearch answers
 // "which code is closest" with the expanded form ||x||^2 - 2 x.c + ||c||^2 over a
-// transposed copy of the codebook, tiled so the compiler vectorizes the inner loop.
+// transposed copy of the codebook, tiled so the compiler vectorizes the inner loop, or, on
+// CPUs with AVX2 and FMA (chosen at run time; kmeans_avx2.cc), a register-blocked kernel
+// over 16-code panels. The two levels round differently (FMA), so near-ties may resolve to
+// different codes: results are deterministic for a seed at a given level; force kGeneric
+// for bit-identical results across machines.
 // Thread rule: pure functions; a NearestCodeSearch is immutable after construction and may
 // be used from any number of threads.
 #ifndef MOT_ENGINE_TOKENIZER_KMEANS_H_
@@ -20,11 +24,22 @@
 
 namespace mot::tokenizer {
 
+// Instruction-set level of the nearest-code kernel. kAuto: the best this CPU and OS
+// support. A level the CPU lacks falls back to kGeneric.
+enum class SimdLevel { kAuto, kGeneric, kAvx2 };
+
+// The level kAuto resolves to on this machine (kAvx2 needs AVX2 and FMA).
+SimdLevel DetectedSimdLevel();
+
 // Nearest-code search over a codebook [k, d] (row-major f32). Copies the codebook.
 class NearestCodeSearch {
  public:
   // REQUIRES: k >= 1, d >= 1, codebook holds k*d finite floats.
-  NearestCodeSearch(const float* codebook, int64_t k, int64_t d);
+  NearestCodeSearch(const float* codebook, int64_t k, int64_t d,
+                    SimdLevel level = SimdLevel::kAuto);
+
+  // The level in use (never kAuto).
+  SimdLevel level() const { return level_; }
 
   int64_t k() const { return k_; }
   int64_t d() const { return d_; }
@@ -45,9 +60,18 @@ class NearestCodeSearch {
 
   int64_t k_;
   int64_t d_;
-  std::vector<float> transposed_;  // [d, k]: code c's coordinate j at j*k + c
-  std::vector<float> norms_;       // [k]: ||c||^2
+  SimdLevel level_;
+  std::vector<float> transposed_;  // kGeneric: [d, k], code c's coordinate j at j*k + c
+  std::vector<float> panels_;      // kAvx2: [ceil(k/16), d, 16], zero-padded codes
+  std::vector<float> norms_;       // [k] (kAvx2: padded to a multiple of 16 with +inf)
 };
+
+namespace internal {
+// The AVX2 + FMA kernel (kmeans_avx2.cc): for points [p0, p1) of `points` [*, d], the
+// nearest code over `panels` [num_panels, d, 16] with `norms` [num_panels * 16].
+void AssignRangeAvx2(const float* panels, const float* norms, int64_t num_panels, int64_t d,
+                     const float* points, int64_t p0, int64_t p1, int32_t* codes, float* sqdist);
+}  // namespace internal
 
 struct KMeansOptions {
   int64_t k = 256;
@@ -60,6 +84,8 @@ struct KMeansOptions {
   int64_t init_sample = 0;
   // Parallelizes seeding and assignment over points; null runs on the calling thread.
   ThreadPool* pool = nullptr;
+  // Kernel level for the assignment step (see NearestCodeSearch).
+  SimdLevel simd = SimdLevel::kAuto;
 };
 
 struct KMeansResult {

@@ -171,38 +171,64 @@ TEST(KMeansTest, RejectsBadArguments) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("point 0 coordinate 1")));
 }
 
-TEST(NearestCodeSearchTest, MatchesBruteForceAcrossTiles) {
-  // k > one code tile and n not a multiple of the point block exercise the tails.
+// Every level this machine runs (kGeneric always, kAvx2 where the CPU has it).
+std::vector<SimdLevel> Levels() {
+  std::vector<SimdLevel> levels = {SimdLevel::kGeneric};
+  if (DetectedSimdLevel() == SimdLevel::kAvx2) levels.push_back(SimdLevel::kAvx2);
+  return levels;
+}
+
+TEST(NearestCodeSearchTest, MatchesBruteForceAtEveryLevel) {
+  // k not a multiple of the code tile or panel, n not a multiple of the point block.
   const int64_t k = 300, d = 7, n = 37;
   std::mt19937 gen(9);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> codebook(k * d), points(n * d);
   for (float& v : codebook) v = u(gen);
   for (float& v : points) v = u(gen);
-  NearestCodeSearch search(codebook.data(), k, d);
-  std::vector<int32_t> codes(n);
-  std::vector<float> dist(n);
-  ThreadPool pool(2);
-  search.Assign(points.data(), n, codes.data(), dist.data(), &pool);
-  for (int64_t i = 0; i < n; ++i) {
-    float best = 1e30f;
-    for (int64_t c = 0; c < k; ++c) {
-      float s = 0;
-      for (int64_t j = 0; j < d; ++j) {
-        const float diff = points[i * d + j] - codebook[c * d + j];
-        s += diff * diff;
+  for (SimdLevel level : Levels()) {
+    SCOPED_TRACE(static_cast<int>(level));
+    NearestCodeSearch search(codebook.data(), k, d, level);
+    EXPECT_EQ(search.level(), level);
+    std::vector<int32_t> codes(n);
+    std::vector<float> dist(n);
+    ThreadPool pool(2);
+    search.Assign(points.data(), n, codes.data(), dist.data(), &pool);
+    for (int64_t i = 0; i < n; ++i) {
+      float best = 1e30f;
+      for (int64_t c = 0; c < k; ++c) {
+        float s = 0;
+        for (int64_t j = 0; j < d; ++j) {
+          const float diff = points[i * d + j] - codebook[c * d + j];
+          s += diff * diff;
+        }
+        best = std::min(best, s);
       }
-      best = std::min(best, s);
+      EXPECT_NEAR(dist[i], best, 1e-5f) << "point " << i;
+      float single = 0;
+      EXPECT_EQ(search.Nearest(&points[i * d], &single), codes[i]);
+      EXPECT_EQ(single, dist[i]);
     }
-    EXPECT_NEAR(dist[i], best, 1e-5f) << "point " << i;
-    float single = 0;
-    EXPECT_EQ(search.Nearest(&points[i * d], &single), codes[i]);
-    EXPECT_EQ(single, dist[i]);
+    // A code itself is its own nearest code at distance ~0, the last (padded panel) too.
+    for (int64_t c : {int64_t{0}, int64_t{123}, k - 1}) {
+      float self = 1;
+      EXPECT_EQ(search.Nearest(&codebook[c * d], &self), c);
+      EXPECT_NEAR(self, 0.0f, 1e-5f);
+    }
   }
-  // A code itself is its own nearest code at distance ~0.
-  float self = 1;
-  EXPECT_EQ(search.Nearest(&codebook[123 * d], &self), 123);
-  EXPECT_NEAR(self, 0.0f, 1e-5f);
+}
+
+TEST(KMeansTest, EveryLevelRecoversClusters) {
+  const std::vector<float> centers = {0, 0, 0, 10, 0, 0, 0, 10, 0};
+  const std::vector<float> points = Blobs(centers, 3, 100, 0.3f, 11);
+  for (SimdLevel level : Levels()) {
+    KMeansOptions opts;
+    opts.k = 3;
+    opts.simd = level;
+    absl::StatusOr<KMeansResult> r = KMeans(points.data(), 300, 3, opts);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_NEAR(r->inertia / 900, 0.09, 0.02) << static_cast<int>(level);
+  }
 }
 
 }  // namespace

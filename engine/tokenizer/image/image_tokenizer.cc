@@ -199,6 +199,7 @@ absl::StatusOr<ImageTokenizer> ImageTokenizer::Train(const std::vector<RgbImage>
   kopts.iterations = opts.iterations;
   kopts.seed = opts.seed;
   kopts.pool = opts.pool;
+  kopts.simd = opts.simd;
   absl::StatusOr<KMeansResult> km = KMeans(patches.data(), n, dim, kopts);
   if (!km.ok()) return Annotate(km.status(), "train");
   return Create(opts.resolution, opts.patch_size, std::move(km->codebook), limits);

@@ -43,7 +43,8 @@ struct ImageTrainOptions {
   // When the images hold more patches than this, a deterministic uniform sample of this
   // many is clustered; 0 uses them all.
   int64_t max_patches = 0;
-  ThreadPool* pool = nullptr;  // parallelizes k-means; null runs on the calling thread
+  ThreadPool* pool = nullptr;         // parallelizes k-means; null runs on the calling thread
+  SimdLevel simd = SimdLevel::kAuto;  // k-means assignment kernel (see kmeans.h)
 };
 
 class ImageTokenizer {
