@@ -20,9 +20,13 @@ namespace {
 // (see DecodeImage). 0 means no cap (the writer and resizer never come here).
 thread_local size_t g_stbi_alloc_cap = 0;
 
+// Zeroed, not just allocated: stb_image 2.27 can read state it never wrote (a JPEG scan
+// that names a Huffman table no DHT defined reads the table's uninitialized arrays and
+// indexes out of bounds with them; found by our fuzzer, range-checked upstream in 2.28).
+// A zeroed table decodes every code as symbol 0 without reading outside it.
 void* CappedMalloc(size_t size) {
   if (g_stbi_alloc_cap != 0 && size > g_stbi_alloc_cap) return nullptr;
-  return std::malloc(size);
+  return std::calloc(1, size == 0 ? 1 : size);
 }
 
 void* CappedRealloc(void* p, size_t size) {
