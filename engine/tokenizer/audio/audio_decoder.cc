@@ -167,8 +167,10 @@ absl::StatusOr<std::vector<float>> DecodeAudio(std::string_view bytes, std::stri
   const int64_t max_frames = static_cast<int64_t>(std::floor(limits.max_duration_seconds * rate));
 
   std::vector<float> mono;
+  // Reserve from the header only up to 1M frames: a header may promise far more than the
+  // bytes hold (a FLAC STREAMINFO count, say), and memory follows what is really decoded.
   if (audio.info.frames != SF_COUNT_MAX) {
-    mono.reserve(static_cast<size_t>(std::min<int64_t>(audio.info.frames, max_frames)));
+    mono.reserve(static_cast<size_t>(std::min<int64_t>({audio.info.frames, max_frames, 1 << 20})));
   }
   constexpr sf_count_t kChunkFrames = 4096;
   std::vector<float> chunk(static_cast<size_t>(kChunkFrames * channels));
