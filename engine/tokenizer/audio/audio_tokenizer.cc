@@ -387,8 +387,10 @@ std::vector<NamedTensor> AudioTokenizer::ToTensors(std::map<std::string, std::st
     ConvertFromF32(spectra_[static_cast<size_t>(s)].data(), k * nb, DType::kF16, sp.data());
     tensors.push_back({absl::StrCat("spectra.", s), sp});
   }
-  meta["format"] = kFormatName;
-  meta["version"] = kFormatVersion;
+  // insert_or_assign with std::string: GCC 12 gives a false -Wrestrict on assigning a char
+  // array to a map element.
+  meta.insert_or_assign("format", std::string(kFormatName));
+  meta.insert_or_assign("version", std::string(kFormatVersion));
   for (const auto& [key, member] : IntFields()) meta[key] = absl::StrCat(c.*member);
   for (const auto& [key, member] : FloatFields()) meta[key] = absl::StrCat(c.*member);
   return tensors;
