@@ -207,6 +207,11 @@ absl::StatusOr<std::vector<float>> DecodeAudio(std::string_view bytes, std::stri
   if (!out.ok()) {
     return absl::Status(out.status().code(), absl::StrCat(label, ": ", out.status().message()));
   }
+  if (out->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, ": audio too short: ", mono.size(),
+                                                   " samples at ", rate, " Hz leave none at ",
+                                                   target_sample_rate, " Hz"));
+  }
   // The resampler's band limiting can overshoot full-scale input (Gibbs ripple): clip so
   // the documented range holds.
   for (float& v : *out) v = std::clamp(v, -1.0f, 1.0f);

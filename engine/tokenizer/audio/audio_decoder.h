@@ -48,8 +48,9 @@ absl::StatusOr<AudioHeaderInfo> ProbeAudio(std::string_view bytes, std::string_v
                                            const AudioLimits& limits);
 
 // Decodes `bytes` to mono samples at `target_sample_rate` (the source rate when 0).
-// Samples are in [-1, 1]; non-finite values (float files) become 0. Errors as ProbeAudio,
-// plus InvalidArgument when the data is truncated or corrupt inside (a read error) and
+// The result is never empty; samples are in [-1, 1]; non-finite values (float files)
+// become 0. Errors as ProbeAudio, plus InvalidArgument when the data is truncated or
+// corrupt inside (a read error) or too short to leave a sample at the target rate, and
 // ResourceExhausted when the decoded length exceeds the duration limit.
 // REQUIRES: target_sample_rate >= 0.
 absl::StatusOr<std::vector<float>> DecodeAudio(std::string_view bytes, std::string_view part,

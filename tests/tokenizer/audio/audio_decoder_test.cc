@@ -120,6 +120,14 @@ TEST(AudioDecoderTest, ResampledFullScaleSquareWaveStaysInRange) {
   }
 }
 
+TEST(AudioDecoderTest, TooShortToResampleIsRejected) {
+  // One frame at 41.6 kHz rounds to no sample at 16 kHz (found by audio_fuzz).
+  const std::string bytes = MakeAudioFile({0.5f}, 1, 41600, SF_FORMAT_AU | SF_FORMAT_PCM_16);
+  EXPECT_THAT(DecodeAudio(bytes, kPart, 16000),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("audio part 3: audio too short: 1 samples at 41600 Hz")));
+}
+
 TEST(AudioDecoderTest, ResampleMonoRejectsBadRates) {
   EXPECT_THAT(ResampleMono({0.1f, 0.2f}, 0, 16000),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rates must be > 0")));
