@@ -5,6 +5,9 @@
 // (stb decode with limits, RGB conversion, resize + crop, VQ) and, when that succeeds,
 // DecodeToPng of the codes and a decode of that PNG. Any crash, sanitizer report or a
 // broken invariant (wrong code count, codes out of range, PNG not decodable) is a finding.
+// Run strict: UBSan reports fatal, one benign stb report suppressed (see the .supp file):
+//   S=tests/fuzz/image_fuzz.ubsan.supp
+//   UBSAN_OPTIONS=halt_on_error=1:suppressions=$PWD/$S scripts/fuzz.sh image_fuzz 660
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
