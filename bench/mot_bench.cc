@@ -145,6 +145,7 @@ struct Row {
   Stats prefill, decode;
   double bytes_per_token = 0;
   double bound = 0;
+  double gbs = 0;  // read bandwidth measured after this row's runs
   Stats torch_prefill, torch_decode;
   bool have_torch = false;
   std::string torch_note;
@@ -357,7 +358,10 @@ int Run(const Options& opt, const std::string& command) {
     const double avg_context = opt.prompt + (opt.decode + 1) / 2.0;
     row.bytes_per_token = static_cast<double>((*model)->WeightBytesPerToken(decode_tower)) +
                           2.0 * config.n_layers * config.kv_dim() * 4 * avg_context;
-    row.bound = gbs * 1e9 / row.bytes_per_token;
+    // The bound is measured again right after this row's runs, so that it sees the same
+    // load (the machine is shared).
+    row.gbs = MeasureReadBandwidthGBs(pool);
+    row.bound = row.gbs * 1e9 / row.bytes_per_token;
     model->reset();
 
     if (opt.oracle) {
@@ -391,13 +395,14 @@ int Run(const Options& opt, const std::string& command) {
 
   std::ostringstream md;
   md << "| model | params | dtype | towers | prefill tok/s (" << opt.prompt
-     << " tok) | decode tok/s | decode bound tok/s | % of bound | torch prefill tok/s | "
+     << " tok) | decode tok/s | read GB/s | decode bound tok/s | % of bound | torch prefill tok/s "
+        "| "
         "torch decode tok/s |\n";
-  md << "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+  md << "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (const Row& r : rows) {
     md << "| " << r.size << " | " << absl::StrFormat("%.1fM", r.params / 1e6) << " | " << r.dtype
        << " | " << r.towers << " | " << Fmt(r.prefill) << " | " << Fmt(r.decode) << " | "
-       << absl::StrFormat("%.1f", r.bound) << " | "
+       << absl::StrFormat("%.1f", r.gbs) << " | " << absl::StrFormat("%.1f", r.bound) << " | "
        << absl::StrFormat("%.0f%%", 100.0 * r.decode.mean / r.bound) << " | "
        << (r.have_torch ? Fmt(r.torch_prefill) : (opt.oracle ? r.torch_note : "-")) << " | "
        << (r.have_torch ? Fmt(r.torch_decode) : "-") << " |\n";
@@ -407,8 +412,10 @@ int Run(const Options& opt, const std::string& command) {
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   md << "\nDecode: single stream, " << opt.decode << " tokens after a " << opt.prompt
      << "-token prompt, mean ± stddev over " << opt.reps << " reps after " << opt.warmup
-     << " warm-up. Bound = measured read bandwidth " << absl::StrFormat("%.1f", gbs)
-     << " GB/s ÷ bytes read per decoded token (the decode tower's weights + f32 KV of the "
+     << " warm-up. Bound = read bandwidth (MeasureReadBandwidthGBs, measured after each row; "
+     << absl::StrFormat("%.1f", gbs)
+     << " GB/s at the start) ÷ bytes read per decoded token (the decode tower's weights + f32 KV "
+        "of the "
         "average context).\n";
   md << "Backend " << backend.name() << ", fused QKV/W13: " << (opt.fuse ? "yes" : "no")
      << ". Torch: " << (torch_blas.empty() ? "not run" : torch_blas) << ".\n";
@@ -433,6 +440,7 @@ int Run(const Options& opt, const std::string& command) {
                            {"decode_std", r.decode.stddev},
                            {"bytes_per_token", r.bytes_per_token},
                            {"decode_bound_tok_s", r.bound},
+                           {"read_gbs", r.gbs},
                            {"torch_prefill_tok_s", r.torch_prefill.mean},
                            {"torch_decode_tok_s", r.torch_decode.mean}});
     }

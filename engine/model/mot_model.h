@@ -103,11 +103,11 @@ class MotModel {
 
   backend::WeightRef embeddings_;
   backend::WeightRef lm_head_;
-  std::vector<std::vector<TowerLayer>> layers_;   // [layer][tower]
-  std::vector<Norm> final_norm_;                  // [tower]
-  std::vector<std::vector<float>> norm_storage_;  // owns every Norm's f32 data
-  std::vector<Tensor> fused_storage_;             // owns fused weights
-  std::vector<Tensor> weight_tensors_;            // keeps every weight view (or copy) alive
+  std::vector<std::vector<TowerLayer>> layers_;                        // [layer][tower]
+  std::vector<Norm> final_norm_;                                       // [tower]
+  std::vector<std::vector<float>> norm_storage_;                       // owns every Norm's f32 data
+  std::vector<std::unique_ptr<void, void (*)(void*)>> fused_storage_;  // fused weights
+  std::vector<Tensor> weight_tensors_;  // keeps every weight view (or copy) alive
 
   // Per-step scratch, grown on demand.
   int64_t scratch_rows_ = 0;
