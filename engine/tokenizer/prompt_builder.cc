@@ -1,6 +1,8 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 #include "engine/tokenizer/prompt_builder.h"
 
+#include <functional>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -171,10 +173,42 @@ absl::StatusOr<Prompt> PromptBuilder::Build(std::span<const Part> parts,
 }
 
 absl::StatusOr<std::vector<Part>> PromptBuilder::ToParts(std::span<const int32_t> ids) const {
+  // An image or audio frame: its closing token, its code range and its decoder.
+  struct FrameKind {
+    Modality modality;
+    const char* open_name;
+    const char* close_name;
+    int32_t close_id;
+    int32_t first_code_id;
+    int32_t num_codes;
+    std::function<absl::StatusOr<std::string>(const std::vector<int32_t>&)> decode;
+  };
+  std::optional<FrameKind> image_frame, audio_frame;
+  if (image_ != nullptr) {
+    image_frame =
+        FrameKind{Modality::kImage,
+                  "<boi>",
+                  "<eoi>",
+                  vocab_.eoi_id(),
+                  vocab_.ImageCodeToId(0),
+                  vocab_.image_codebook_size(),
+                  [this](const std::vector<int32_t>& c) { return image_->DecodeToPng(c); }};
+  }
+  if (audio_ != nullptr) {
+    audio_frame =
+        FrameKind{Modality::kAudio,
+                  "<boa>",
+                  "<eoa>",
+                  vocab_.eoa_id(),
+                  vocab_.AudioCodeToId(0),
+                  vocab_.audio_codebook_size(),
+                  [this](const std::vector<int32_t>& c) { return audio_->DecodeToWav(c); }};
+  }
+
   std::vector<Part> parts;
-  std::vector<int32_t> text_ids;  // the pending text run
-  std::vector<int32_t> codes;     // the open image or audio frame
-  enum class Frame { kNone, kImage, kAudio } frame = Frame::kNone;
+  std::vector<int32_t> text_ids;     // the pending text run
+  std::vector<int32_t> codes;        // the codes of the open frame
+  const FrameKind* frame = nullptr;  // the open frame, if any
   size_t frame_start = 0;
 
   auto flush_text = [&]() -> absl::Status {
@@ -192,54 +226,35 @@ absl::StatusOr<std::vector<Part>> PromptBuilder::ToParts(std::span<const int32_t
       return absl::InvalidArgumentError(absl::StrCat(
           "output token ", i, ": id ", id, " is outside the vocabulary [0, ", vocab_.size(), ")"));
     }
-    if (frame == Frame::kImage) {
-      if (vocab_.IsImageCode(id)) {
-        codes.push_back(vocab_.IdToImageCode(id));
+    if (frame != nullptr) {
+      if (id >= frame->first_code_id && id < frame->first_code_id + frame->num_codes) {
+        codes.push_back(id - frame->first_code_id);
         continue;
       }
-      if (id != vocab_.eoi_id()) {
+      const char* name = ModalityName(frame->modality);
+      if (id != frame->close_id) {
         return absl::InvalidArgumentError(
-            absl::StrCat("output token ", i, ": id ", id, " inside the image opened at token ",
-                         frame_start, " (only image codes and <eoi> may follow <boi>)"));
+            absl::StrCat("output token ", i, ": id ", id, " inside the ", name, " opened at token ",
+                         frame_start, " (only ", name, " codes and ", frame->close_name,
+                         " may follow ", frame->open_name, ")"));
       }
-      absl::StatusOr<std::string> png = image_->DecodeToPng(codes);
-      if (!png.ok()) {
-        return Annotate(png.status(), "output image at token ", frame_start);
-      }
-      parts.push_back({Modality::kImage, *std::move(png)});
+      absl::StatusOr<std::string> bytes = frame->decode(codes);
+      if (!bytes.ok()) return Annotate(bytes.status(), "output ", name, " at token ", frame_start);
+      parts.push_back({frame->modality, *std::move(bytes)});
       codes.clear();
-      frame = Frame::kNone;
-      continue;
-    }
-    if (frame == Frame::kAudio) {
-      if (vocab_.IsAudioCode(id)) {
-        codes.push_back(vocab_.IdToAudioCode(id));
-        continue;
-      }
-      if (id != vocab_.eoa_id()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("output token ", i, ": id ", id, " inside the audio opened at token ",
-                         frame_start, " (only audio codes and <eoa> may follow <boa>)"));
-      }
-      absl::StatusOr<std::string> wav = audio_->DecodeToWav(codes);
-      if (!wav.ok()) {
-        return Annotate(wav.status(), "output audio at token ", frame_start);
-      }
-      parts.push_back({Modality::kAudio, *std::move(wav)});
-      codes.clear();
-      frame = Frame::kNone;
+      frame = nullptr;
       continue;
     }
     if (id == vocab_.eos_id()) break;
     if (id == vocab_.boi_id() || id == vocab_.boa_id()) {
-      const bool is_image = id == vocab_.boi_id();
-      if ((is_image && image_ == nullptr) || (!is_image && audio_ == nullptr)) {
+      const std::optional<FrameKind>& kind = id == vocab_.boi_id() ? image_frame : audio_frame;
+      if (!kind.has_value()) {
         return absl::InvalidArgumentError(absl::StrCat("output token ", i, ": ",
-                                                       is_image ? "<boi>" : "<boa>",
+                                                       id == vocab_.boi_id() ? "<boi>" : "<boa>",
                                                        " but this model has no such tokenizer"));
       }
       MOT_RETURN_IF_ERROR(flush_text());
-      frame = is_image ? Frame::kImage : Frame::kAudio;
+      frame = &*kind;
       frame_start = i;
       continue;
     }
@@ -250,10 +265,10 @@ absl::StatusOr<std::vector<Part>> PromptBuilder::ToParts(std::span<const int32_t
     }
     text_ids.push_back(id);  // text, or a special token that Decode skips
   }
-  if (frame != Frame::kNone) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("output: the ", frame == Frame::kImage ? "image" : "audio",
-                     " opened at token ", frame_start, " is not closed"));
+  if (frame != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("output: the ", ModalityName(frame->modality),
+                                                   " opened at token ", frame_start,
+                                                   " is not closed"));
   }
   MOT_RETURN_IF_ERROR(flush_text());
   return parts;
