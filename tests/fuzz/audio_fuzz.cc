@@ -18,7 +18,8 @@
 
 // A known leak in the system libraries, not in our code: when libsndfile fails to open a
 // corrupt Ogg Vorbis stream after vorbis_info_init(), the 5784-byte codec setup is never
-// freed (the same allocation as xiph/vorbis#125; libsndfile/libsndfile#922 lists more
+// freed (xiph/vorbis#125 reports the same 5784-byte block leaking on a similar path;
+// libsndfile/libsndfile#922 lists more
 // Vorbis-path leaks). Suppressed here so the target keeps looking for our bugs; the leak
 // per malformed upload is recorded as a known gap in bench/results/audio_tokenizer_*.md.
 extern "C" const char* __lsan_default_suppressions() { return "leak:vorbis_info_init\n"; }
