@@ -21,8 +21,7 @@ std::string AttentionNorm(int layer, int tower, const char* suffix) {
 }
 
 std::string FfnProj(int layer, int w, int tower) {
-  return absl::StrCat("layers.", layer, ".feed_forward.local_experts.", tower, ".w", w,
-                      ".weight");
+  return absl::StrCat("layers.", layer, ".feed_forward.local_experts.", tower, ".w", w, ".weight");
 }
 
 std::string FfnNorm(int layer, int tower, const char* suffix) {

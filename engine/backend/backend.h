@@ -39,7 +39,7 @@ struct AttentionArgs {
   int32_t n_heads = 0;
   int32_t n_kv_heads = 0;  // divides n_heads; query head h reads kv head h / (n_heads / n_kv_heads)
   int32_t head_dim = 0;
-  float scale = 0;     // usually 1 / sqrt(head_dim)
+  float scale = 0;       // usually 1 / sqrt(head_dim)
   float* out = nullptr;  // [rows, n_heads * head_dim]; must not alias q
   int64_t ldo = 0;
 };
@@ -57,8 +57,8 @@ class Backend {
                       int64_t ldy, bool accumulate) = 0;
 
   // y[i, :] = x[i, :] / rms(x[i, :]) * weight, rms = sqrt(mean(x²) + eps). y may equal x.
-  virtual void RmsNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx,
-                       const float* weight, float eps, float* y, int64_t ldy) = 0;
+  virtual void RmsNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
+                       float eps, float* y, int64_t ldy) = 0;
 
   // y[i, :] = (x[i, :] - mean) / sqrt(var + eps) * weight + bias (bias may be null).
   // y may equal x.
@@ -73,8 +73,8 @@ class Backend {
                       const int32_t* pos, float theta) = 0;
 
   // out[i, j] = silu(gate[i, j]) * up[i, j], silu(z) = z / (1 + exp(-z)). out may equal gate.
-  virtual void SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu,
-                      int64_t rows, int64_t n, float* out, int64_t ldo) = 0;
+  virtual void SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows,
+                      int64_t n, float* out, int64_t ldo) = 0;
 
   // y[i, :] = table[ids[i], :] as f32. REQUIRES: 0 <= ids[i] < table.rows.
   virtual void Embedding(const int32_t* ids, int64_t rows, const WeightRef& table, float* y,

@@ -28,10 +28,10 @@ absl::Status Annotate(const absl::Status& s, const Parts&... parts) {
 #define MOT_STATUS_CONCAT_(a, b) MOT_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function if not OK.
-#define MOT_RETURN_IF_ERROR(expr)                                          \
-  do {                                                                     \
-    const absl::Status mot_status_ = (expr);                               \
-    if (!mot_status_.ok()) return mot_status_;                             \
+#define MOT_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    const absl::Status mot_status_ = (expr);   \
+    if (!mot_status_.ok()) return mot_status_; \
   } while (0)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status, else moves the
@@ -39,8 +39,8 @@ absl::Status Annotate(const absl::Status& s, const Parts&... parts) {
 #define MOT_ASSIGN_OR_RETURN(lhs, rexpr) \
   MOT_ASSIGN_OR_RETURN_IMPL_(MOT_STATUS_CONCAT_(mot_statusor_, __LINE__), lhs, rexpr)
 
-#define MOT_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                               \
+#define MOT_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)   \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

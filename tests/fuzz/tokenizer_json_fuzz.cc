@@ -20,7 +20,8 @@ namespace {
 using mot::tokenizer::TextTokenizer;
 
 constexpr char kSample[] =
-    "Hello  world, it's 2026!\n\tGr\xC3\xBC\xC3\x9F" "e \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD "
+    "Hello  world, it's 2026!\n\tGr\xC3\xBC\xC3\x9F"
+    "e \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD "
     "<bos>x<eos> \xE6\x97\xA5\xE6\x9C\xAC \xFF\xFE\xE2\x82";
 
 void Check(bool ok) {

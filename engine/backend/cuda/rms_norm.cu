@@ -14,8 +14,8 @@ namespace {
 constexpr int kThreads = 256;  // 8 warps: enough to saturate a row of a few thousand floats
 
 __global__ void __launch_bounds__(kThreads)
-    RmsNormKernel(const float* __restrict__ x, const float* __restrict__ w, float eps,
-                  int64_t dim, float* __restrict__ y) {
+    RmsNormKernel(const float* __restrict__ x, const float* __restrict__ w, float eps, int64_t dim,
+                  float* __restrict__ y) {
   const int64_t row = blockIdx.x;
   const float* xr = x + row * dim;
   float* yr = y + row * dim;
@@ -38,8 +38,8 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-int RunRmsNorm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps,
-               float* y, const char** error) {
+int RunRmsNorm(const float* x, int64_t rows, int64_t dim, const float* weight, float eps, float* y,
+               const char** error) {
   float *dx = nullptr, *dw = nullptr, *dy = nullptr;
   const size_t bytes = static_cast<size_t>(rows * dim) * sizeof(float);
   cudaError_t err = cudaMalloc(&dx, bytes);
@@ -47,8 +47,7 @@ int RunRmsNorm(const float* x, int64_t rows, int64_t dim, const float* weight, f
   if (err == cudaSuccess) err = cudaMalloc(&dw, static_cast<size_t>(dim) * sizeof(float));
   if (err == cudaSuccess) err = cudaMemcpy(dx, x, bytes, cudaMemcpyHostToDevice);
   if (err == cudaSuccess) {
-    err = cudaMemcpy(dw, weight, static_cast<size_t>(dim) * sizeof(float),
-                     cudaMemcpyHostToDevice);
+    err = cudaMemcpy(dw, weight, static_cast<size_t>(dim) * sizeof(float), cudaMemcpyHostToDevice);
   }
   if (err == cudaSuccess && rows > 0) {
     RmsNormKernel<<<static_cast<unsigned>(rows), kThreads>>>(dx, dw, eps, dim, dy);
