@@ -9,16 +9,25 @@
 //   prefill (m = 128, 512): GFLOP/s vs OpenBLAS cblas_sgemm on f32 weights of the same
 //     shape, OpenBLAS running its own threads (the peer).
 // Each figure is mean ± stddev over --reps repetitions after one warm-up.
-// Usage: backend_bench [--threads=2] [--reps=7] [--isa=avx512|avx2|scalar] [--quick]
-//                      [--cases=all|decode|prefill]
+//
+// Usage (flags are Abseil flags; the defaults are shown):
+//   backend_bench [--threads=2] [--reps=7] [--isa=avx512|avx2|scalar] [--quick]
+//                 [--cases=all|decode|prefill]
+//   --threads: the thread pool (caller included; 0: one per core). --reps >= 1 (1 is raised
+//   to 2, the fewest a stddev needs). --isa: highest ISA level to run (default: the
+//   detected one). --quick: prefill at m = 128 only. --cases: which half of the table.
+//   '-' inside a flag's name (before any '=') is turned into '_' before
+//   absl::ParseCommandLine sees it, so dashed spellings keep working. --help lists the flags.
+// Exit status: 0 done, 2 a flag value out of range (the message names the flag); Abseil
+// itself rejects unknown flags and unparseable values (exit 1, its message names the flag).
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <functional>
 #include <optional>
@@ -26,11 +35,22 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "bench/bandwidth.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/cpu/cpu_features.h"
 #include "engine/core/dtype.h"
 #include "engine/core/thread_pool.h"
+
+ABSL_FLAG(int, threads, 2, "threads in the pool, the caller included; 0: one per core");
+ABSL_FLAG(int, reps, 7, "timed repetitions after one warm-up, >= 1 (1 is raised to 2)");
+ABSL_FLAG(std::string, isa, "",
+          "highest CPU ISA level to run: avx512, avx2 or scalar (default: the detected one)");
+ABSL_FLAG(bool, quick, false, "prefill at m = 128 only (not 512)");
+ABSL_FLAG(std::string, cases, "all", "which cases to run: all, decode or prefill");
 
 namespace mot::bench {
 namespace {
@@ -95,36 +115,64 @@ std::vector<uint8_t> RandomWeightBytes(DType dtype, int64_t n, std::mt19937& rng
   return bytes;
 }
 
+// argv with '-' replaced by '_' in each flag's name (between the leading dashes and any
+// '='), so that dashed spellings reach the Abseil flags. Values and everything after a
+// bare "--" are left as they are.
+std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    const size_t start = a[1] == '-' ? 2 : 1;
+    const size_t end = std::min(a.find('='), a.size());
+    std::replace(a.begin() + static_cast<std::ptrdiff_t>(start),
+                 a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+  }
+  return args;
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "backend_bench: %s\n(backend_bench --help lists the flags)\n",
+               message.c_str());
+  return 2;
+}
+
 int Main(int argc, char** argv) {
-  int threads = 2;
-  int reps = 7;
-  bool quick = false;
-  std::string cases = "all";
+  absl::SetProgramUsageMessage(
+      "the CPU backend's Linear against the read bandwidth (decode) and OpenBLAS sgemm "
+      "(prefill); prints one Markdown table.\n"
+      "usage: backend_bench [--threads=N] [--reps=N] [--isa=avx512|avx2|scalar] [--quick] "
+      "[--cases=all|decode|prefill]");
+  std::vector<std::string> args = NormalizeFlagNames(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  arg_ptrs.push_back(nullptr);
+  const std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(args.size()), arg_ptrs.data());
+  if (rest.size() > 1) return UsageError(absl::StrCat("unexpected argument '", rest[1], "'"));
+
+  const int threads_flag = absl::GetFlag(FLAGS_threads);
+  if (threads_flag < 0) {
+    return UsageError(absl::StrCat("--threads=", threads_flag, ": must be >= 0"));
+  }
+  const int reps_flag = absl::GetFlag(FLAGS_reps);
+  if (reps_flag < 1) return UsageError(absl::StrCat("--reps=", reps_flag, ": must be >= 1"));
+  const int reps = std::max(reps_flag, 2);
+  const bool quick = absl::GetFlag(FLAGS_quick);
+  const std::string cases = absl::GetFlag(FLAGS_cases);
+  if (cases != "all" && cases != "decode" && cases != "prefill") {
+    return UsageError(absl::StrCat("--cases=", cases, ": unknown value (all, decode or prefill)"));
+  }
   std::optional<IsaLevel> isa;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a.rfind("--threads=", 0) == 0) {
-      threads = std::atoi(a.c_str() + 10);
-    } else if (a.rfind("--reps=", 0) == 0) {
-      reps = std::max(std::atoi(a.c_str() + 7), 2);
-    } else if (a.rfind("--isa=", 0) == 0) {
-      isa = backend::cpu::ParseIsa(a.substr(6));
-      if (!isa) {
-        std::fprintf(stderr, "backend_bench: --isa: unknown level '%s'\n", a.c_str() + 6);
-        return 2;
-      }
-    } else if (a.rfind("--cases=", 0) == 0) {
-      cases = a.substr(8);
-    } else if (a == "--quick") {
-      quick = true;
-    } else {
-      std::fprintf(stderr,
-                   "usage: backend_bench [--threads=N] [--reps=N] [--isa=LEVEL] [--quick] "
-                   "[--cases=all|decode|prefill]\n");
-      return 2;
+  if (const std::string name = absl::GetFlag(FLAGS_isa); !name.empty()) {
+    isa = backend::cpu::ParseIsa(name);
+    if (!isa) {
+      return UsageError(absl::StrCat("--isa=", name, ": unknown level (avx512, avx2 or scalar)"));
     }
   }
-  ThreadPool pool(threads);
+  ThreadPool pool(threads_flag);
+  const int threads = pool.num_threads();
   CpuBackend be(&pool, isa);
   std::mt19937 rng(1);
 

@@ -8,17 +8,29 @@
 // MOT_PYTHON) on the same checkpoint. Prints one Markdown table and a footer with the
 // commit, CPU, threads, date, load average and the command.
 //
+//
+// Usage (flags are Abseil flags; the defaults are shown):
 //   build/bench/mot_bench [--configs=small:bf16,125m:bf16,125m:f32,125m-3mod:bf16]
 //                         [--prompt=128] [--decode=32] [--reps=5] [--warmup=1]
 //                         [--threads=0] [--no-fuse] [--no-oracle] [--profile]
 //                         [--json=out.json]
+//   --configs (alias --sizes): comma-separated SIZE[:DTYPE], SIZE one of small, small-3mod,
+//     125m, 125m-3mod and DTYPE one of bf16 (the default), f16, f32. --threads=0: one per
+//     core. --prompt, --decode, --reps >= 1, --warmup >= 0.
+//   Flag names are spelled with '_' (--no_fuse, --no_oracle); the dashed spellings
+//   (--no-fuse, --no-oracle) are accepted too: '-' inside a flag's name (before any '=') is
+//   turned into '_' before absl::ParseCommandLine sees it. Bool flags also take
+//   --flag=true|false and --noflag. --help lists the flags.
+// Exit status: 0 done, 1 a run failed, 2 a flag value out of range or an unknown config
+// (the message names the flag); Abseil itself rejects unknown flags and unparseable values
+// (exit 1, its message names the flag).
 #include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
+#include <cstddef>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -27,8 +39,12 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -40,6 +56,21 @@
 #include "engine/model/random_weights.h"
 #include "model_loaders/checkpoint.h"
 #include "nlohmann/json.hpp"
+
+ABSL_FLAG(std::vector<std::string>, configs,
+          std::vector<std::string>({"small:bf16", "125m:bf16", "125m:f32", "125m-3mod:bf16"}),
+          "models to run, comma-separated SIZE[:DTYPE]: SIZE small, small-3mod, 125m or "
+          "125m-3mod; DTYPE bf16 (default), f16 or f32");
+ABSL_FLAG(std::vector<std::string>, sizes, {}, "alias of --configs");
+ABSL_FLAG(int, prompt, 128, "prompt tokens (prefill), >= 1");
+ABSL_FLAG(int, decode, 32, "tokens decoded after the prompt, >= 1");
+ABSL_FLAG(int, reps, 5, "timed repetitions, >= 1");
+ABSL_FLAG(int, warmup, 1, "untimed warm-up repetitions, >= 0");
+ABSL_FLAG(int, threads, 0, "threads (the caller included); 0: one per core");
+ABSL_FLAG(bool, no_fuse, false, "don't fuse the QKV and W1/W3 projections (also --no-fuse)");
+ABSL_FLAG(bool, no_oracle, false, "don't run the PyTorch oracle bench (also --no-oracle)");
+ABSL_FLAG(bool, profile, false, "add a per-op decode profile after the table");
+ABSL_FLAG(std::string, json, "", "also write the results as JSON to this path");
 
 namespace mot::bench {
 namespace {
@@ -452,49 +483,89 @@ int Run(const Options& opt, const std::string& command) {
 }  // namespace
 }  // namespace mot::bench
 
+namespace {
+
+// argv with '-' replaced by '_' in each flag's name (between the leading dashes and any
+// '='), so that the dashed spellings users type (--no-fuse) reach the Abseil flags
+// (no_fuse). Values and everything after a bare "--" are left as they are.
+std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') continue;
+    const size_t start = a[1] == '-' ? 2 : 1;
+    const size_t end = std::min(a.find('='), a.size());
+    std::replace(a.begin() + static_cast<std::ptrdiff_t>(start),
+                 a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+  }
+  return args;
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "mot_bench: " << message << "\n(mot_bench --help lists the flags)\n";
+  return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  mot::bench::Options opt;
   std::string command = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    command += " " + a;
-    auto value = [&](const char* flag) -> const char* {
-      const size_t n = std::strlen(flag);
-      return a.compare(0, n, flag) == 0 ? a.c_str() + n : nullptr;
-    };
-    if (const char* v = value("--configs=")) {
-      opt.configs = absl::StrSplit(v, ',');
-    } else if (const char* v = value("--sizes=")) {
-      opt.configs = absl::StrSplit(v, ',');
-    } else if (const char* v = value("--prompt=")) {
-      opt.prompt = std::atoi(v);
-    } else if (const char* v = value("--decode=")) {
-      opt.decode = std::atoi(v);
-    } else if (const char* v = value("--reps=")) {
-      opt.reps = std::atoi(v);
-    } else if (const char* v = value("--warmup=")) {
-      opt.warmup = std::atoi(v);
-    } else if (const char* v = value("--threads=")) {
-      opt.threads = std::atoi(v);
-    } else if (const char* v = value("--json=")) {
-      opt.json = v;
-    } else if (a == "--no-fuse") {
-      opt.fuse = false;
-    } else if (a == "--no-oracle") {
-      opt.oracle = false;
-    } else if (a == "--profile") {
-      opt.profile = true;
-    } else {
-      std::cerr << "unknown flag " << a
-                << "\nusage: mot_bench [--configs=small:bf16,125m:f32,...] [--prompt=N] "
-                   "[--decode=N] [--reps=N] [--warmup=N] [--threads=N] [--no-fuse] "
-                   "[--no-oracle] [--profile] [--json=PATH]\n";
-      return 2;
+  for (int i = 1; i < argc; ++i) absl::StrAppend(&command, " ", argv[i]);
+  absl::SetProgramUsageMessage(
+      "prefill and single-stream decode tok/s of MotModel on the CPU backend, beside the "
+      "read-bandwidth decode bound and the PyTorch oracle; prints one Markdown table.\n"
+      "usage: mot_bench [--configs=small:bf16,125m:f32,...] [--prompt=N] [--decode=N] "
+      "[--reps=N] [--warmup=N] [--threads=N] [--no-fuse] [--no-oracle] [--profile] "
+      "[--json=PATH]\n"
+      "Dashed flag names (--no-fuse) are accepted as well as the underscored ones (--no_fuse).");
+  std::vector<std::string> args = NormalizeFlagNames(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  arg_ptrs.push_back(nullptr);
+  const std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(args.size()), arg_ptrs.data());
+  if (rest.size() > 1) return UsageError(absl::StrCat("unexpected argument '", rest[1], "'"));
+
+  mot::bench::Options opt;
+  opt.configs = absl::GetFlag(FLAGS_configs);
+  const std::vector<std::string> sizes = absl::GetFlag(FLAGS_sizes);
+  if (!sizes.empty()) {
+    if (opt.configs != mot::bench::Options().configs) {
+      return UsageError("--sizes is an alias of --configs: give one of them");
+    }
+    opt.configs = sizes;
+  }
+  if (opt.configs.empty()) return UsageError("--configs: empty list");
+  for (const std::string& spec : opt.configs) {
+    std::vector<std::string> parts = absl::StrSplit(spec, ':');
+    mot::MotConfig config;
+    if (parts.size() > 2 || !mot::bench::MakeConfig(parts[0], &config)) {
+      return UsageError(absl::StrCat("--configs: '", spec,
+                                     "' is not SIZE[:DTYPE] with SIZE one of small, small-3mod, "
+                                     "125m, 125m-3mod"));
+    }
+    if (parts.size() == 2 && parts[1] != "bf16" && parts[1] != "f16" && parts[1] != "f32") {
+      return UsageError(absl::StrCat("--configs: '", spec, "': unknown dtype '", parts[1],
+                                     "' (bf16, f16 or f32)"));
     }
   }
-  if (opt.prompt < 1 || opt.decode < 1 || opt.reps < 1 || opt.warmup < 0) {
-    std::cerr << "--prompt, --decode and --reps must be >= 1\n";
-    return 2;
+  opt.prompt = absl::GetFlag(FLAGS_prompt);
+  opt.decode = absl::GetFlag(FLAGS_decode);
+  opt.reps = absl::GetFlag(FLAGS_reps);
+  opt.warmup = absl::GetFlag(FLAGS_warmup);
+  opt.threads = absl::GetFlag(FLAGS_threads);
+  opt.fuse = !absl::GetFlag(FLAGS_no_fuse);
+  opt.oracle = !absl::GetFlag(FLAGS_no_oracle);
+  opt.profile = absl::GetFlag(FLAGS_profile);
+  opt.json = absl::GetFlag(FLAGS_json);
+  for (const auto& [name, value, min] :
+       {std::tuple{"prompt", opt.prompt, 1}, std::tuple{"decode", opt.decode, 1},
+        std::tuple{"reps", opt.reps, 1}, std::tuple{"warmup", opt.warmup, 0},
+        std::tuple{"threads", opt.threads, 0}}) {
+    if (value < min) {
+      return UsageError(absl::StrCat("--", name, "=", value, ": must be >= ", min));
+    }
   }
   return mot::bench::Run(opt, command);
 }
