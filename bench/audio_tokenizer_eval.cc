@@ -8,21 +8,60 @@
 // token rate, interpolated and Griffin-Lim'd as Decode does: no VQ loss), `ceiling_stft`
 // (Griffin-Lim on the exact STFT magnitudes at the synthesis hop: phase loss only).
 // Driven by bench/audio_tokenizer_eval.sh, which prints the results table.
+//   audio_tokenizer_eval --test_dir DIR --out DIR [--mode vq|ceiling_frames|ceiling_stft]
+//     [--train_dir DIR | --load FILE] [--save FILE] [--codebook_size K] [--gain_levels G]
+//     [--stages S] [--hop N] [--synthesis_hop N] [--gl_iters N] [--n_mels N] [--momentum X]
+//     [--kmeans_iters 20] [--threads 2] [--seed 0]
+// The tokenizer settings (--codebook_size .. --momentum) default to AudioTokenizerConfig's
+// values; an empty value (--hop=) also means the default. Prints one line of key=value.
+// Flags are Abseil flags: `--flag value` and `--flag=value` both work, and --help lists them.
+// A '-' inside a flag name on the command line (before any '=') is rewritten to '_' before
+// parsing (--train-dir is --train_dir). A bad flag (unknown name, unparsable value, stray
+// argument, unknown --mode, missing --test_dir/--out, vq mode without --train_dir or --load)
+// prints an error naming it and exits with status 2; --help prints the flags and exits as
+// Abseil does (1). Failures after parsing (unreadable WAV, training error) exit with status 1.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
 #include "engine/core/thread_pool.h"
 #include "engine/tokenizer/audio/audio_decoder.h"
 #include "engine/tokenizer/audio/audio_tokenizer.h"
 #include "engine/tokenizer/audio/spectral.h"
+
+ABSL_FLAG(std::string, train_dir, "", "directory of training WAVs (vq mode, unless --load)");
+ABSL_FLAG(std::string, test_dir, "", "directory of WAVs to reconstruct (required)");
+ABSL_FLAG(std::string, out, "",
+          "output directory for <name>.ref.wav and <name>.rec.wav (required)");
+ABSL_FLAG(std::string, mode, "vq", "vq, ceiling_frames or ceiling_stft");
+ABSL_FLAG(std::string, save, "", "write the trained tokenizer to this file");
+ABSL_FLAG(std::string, load, "", "load a saved tokenizer instead of training (vq mode)");
+ABSL_FLAG(std::optional<int>, codebook_size, std::nullopt, "codes per stage (default: config)");
+ABSL_FLAG(std::optional<int>, gain_levels, std::nullopt, "gain levels (default: config)");
+ABSL_FLAG(std::optional<int>, stages, std::nullopt, "residual VQ stages (default: config)");
+ABSL_FLAG(std::optional<int>, hop, std::nullopt, "analysis hop in samples (default: config)");
+ABSL_FLAG(std::optional<int>, synthesis_hop, std::nullopt,
+          "Griffin-Lim synthesis hop in samples (default: config)");
+ABSL_FLAG(std::optional<int>, gl_iters, std::nullopt, "Griffin-Lim iterations (default: config)");
+ABSL_FLAG(std::optional<int>, n_mels, std::nullopt, "mel bands (default: config)");
+ABSL_FLAG(std::optional<float>, momentum, std::nullopt, "Griffin-Lim momentum (default: config)");
+ABSL_FLAG(int, kmeans_iters, 20, "k-means iterations");
+ABSL_FLAG(int, threads, 2, "training threads (0: one per core)");
+ABSL_FLAG(uint64_t, seed, 0, "k-means seed");
 
 namespace {
 
@@ -61,46 +100,88 @@ int Fail(const std::string& what) {
   return 1;
 }
 
+// Usage errors (bad flags) exit with status 2.
+[[noreturn]] void UsageError(const std::string& message) {
+  std::fprintf(stderr, "audio_tokenizer_eval: %s (see --help)\n", message.c_str());
+  std::exit(2);
+}
+
+// absl::ParseCommandLine reports a bad flag on stderr and calls std::exit(1); while it runs,
+// this exit handler turns that into status 2 (not armed for --help and the other usage
+// flags, which keep Abseil's exit).
+int g_parse_exit_code = -1;
+void ParseExitHandler() {
+  if (g_parse_exit_code < 0) return;
+  std::fflush(nullptr);
+  std::_Exit(g_parse_exit_code);
+}
+
+// Rewrites '-' to '_' in each flag name in argv (before any '='), skipping the argument
+// that is the value of a preceding non-bool flag; then parses with Abseil. Returns only
+// when every argument was a valid flag.
+void ParseFlagsOrExit(int argc, char** argv) {
+  bool usage_flag = false;
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (arg[0] != '-' || arg[1] == '\0') continue;
+    if (std::strcmp(arg, "--") == 0) break;
+    char* name = arg + (arg[1] == '-' ? 2 : 1);
+    char* end = std::strchr(name, '=');
+    const bool inline_value = end != nullptr;
+    if (!inline_value) end = name + std::strlen(name);
+    std::replace(name, end, '-', '_');
+    const std::string flag_name(name, end);
+    usage_flag |=
+        flag_name.rfind("help", 0) == 0 || flag_name == "version" || flag_name == "only_check_args";
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
+    if (!inline_value && flag != nullptr && !flag->IsOfType<bool>()) ++i;
+  }
+  g_parse_exit_code = usage_flag ? -1 : 2;
+  std::atexit(ParseExitHandler);
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  g_parse_exit_code = -1;
+  if (rest.size() > 1) UsageError(std::string("unexpected argument '") + rest[1] + "'");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> flags = {
-      {"train_dir", ""},     {"test_dir", ""},      {"out", ""},
-      {"mode", "vq"},        {"save", ""},          {"load", ""},
-      {"codebook_size", ""}, {"gain_levels", ""},   {"stages", ""},
-      {"hop", ""},           {"synthesis_hop", ""}, {"gl_iters", ""},
-      {"n_mels", ""},        {"momentum", ""},      {"kmeans_iters", "20"},
-      {"threads", "2"},      {"seed", "0"}};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    const size_t eq = a.find('=');
-    if (a.rfind("--", 0) != 0 || eq == std::string::npos || !flags.count(a.substr(2, eq - 2))) {
-      return Fail("bad flag " + a +
-                  " (use --name=value; names: train_dir test_dir out mode "
-                  "save load codebook_size gain_levels stages hop synthesis_hop gl_iters "
-                  "n_mels momentum kmeans_iters threads seed)");
-    }
-    flags[a.substr(2, eq - 2)] = a.substr(eq + 1);
+  absl::SetProgramUsageMessage(
+      "audio tokenizer reconstruction for bench/audio_tokenizer_eval.sh; prints one line of "
+      "key=value.\n  audio_tokenizer_eval --test_dir DIR --out DIR [--train_dir DIR] [flags]");
+  ParseFlagsOrExit(argc, argv);
+  const std::string train_dir = absl::GetFlag(FLAGS_train_dir);
+  const std::string test_dir = absl::GetFlag(FLAGS_test_dir);
+  const std::string out_dir = absl::GetFlag(FLAGS_out);
+  const std::string load = absl::GetFlag(FLAGS_load);
+  const std::string save = absl::GetFlag(FLAGS_save);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (test_dir.empty() || out_dir.empty()) UsageError("need --test_dir and --out");
+  if (mode != "vq" && mode != "ceiling_stft" && mode != "ceiling_frames") {
+    UsageError("--mode: '" + mode + "' is not vq, ceiling_frames or ceiling_stft");
   }
-  if (flags["test_dir"].empty() || flags["out"].empty()) return Fail("need --test_dir and --out");
+  if (mode == "vq" && train_dir.empty() && load.empty()) {
+    UsageError("vq mode needs --train_dir or --load");
+  }
   AudioTrainOptions opt;
   AudioTokenizerConfig& c = opt.config;
-  auto set_int = [&](const char* name, int& field) {
-    if (!flags[name].empty()) field = std::stoi(flags[name]);
+  auto set_int = [](const absl::Flag<std::optional<int>>& flag, int& field) {
+    if (const std::optional<int> v = absl::GetFlag(flag); v.has_value()) field = *v;
   };
-  set_int("codebook_size", c.codebook_size);
-  set_int("gain_levels", c.gain_levels);
-  set_int("stages", c.stages);
-  set_int("hop", c.hop_length);
-  set_int("synthesis_hop", c.synthesis_hop);
-  set_int("gl_iters", c.griffin_lim_iterations);
-  set_int("n_mels", c.n_mels);
-  if (!flags["momentum"].empty()) c.griffin_lim_momentum = std::stof(flags["momentum"]);
-  opt.kmeans_iterations = std::stoi(flags["kmeans_iters"]);
-  opt.seed = std::stoull(flags["seed"]);
-  mot::ThreadPool pool(std::stoi(flags["threads"]));
+  set_int(FLAGS_codebook_size, c.codebook_size);
+  set_int(FLAGS_gain_levels, c.gain_levels);
+  set_int(FLAGS_stages, c.stages);
+  set_int(FLAGS_hop, c.hop_length);
+  set_int(FLAGS_synthesis_hop, c.synthesis_hop);
+  set_int(FLAGS_gl_iters, c.griffin_lim_iterations);
+  set_int(FLAGS_n_mels, c.n_mels);
+  if (const std::optional<float> m = absl::GetFlag(FLAGS_momentum); m.has_value()) {
+    c.griffin_lim_momentum = *m;
+  }
+  opt.kmeans_iterations = absl::GetFlag(FLAGS_kmeans_iters);
+  opt.seed = absl::GetFlag(FLAGS_seed);
+  mot::ThreadPool pool(absl::GetFlag(FLAGS_threads));
   opt.pool = &pool;
-  const std::string mode = flags["mode"];
 
   // Load every waveform at the tokenizer's rate through the public decoder.
   auto load_dir = [&](const std::string& dir, std::vector<std::filesystem::path>& names,
@@ -119,21 +200,20 @@ int main(int argc, char** argv) {
 
   std::vector<std::filesystem::path> test_names;
   std::vector<std::vector<float>> test_waves;
-  if (!load_dir(flags["test_dir"], test_names, test_waves)) return Fail("loading test set");
+  if (!load_dir(test_dir, test_names, test_waves)) return Fail("loading test set");
 
   std::optional<AudioTokenizer> tok;
   double train_s = 0;
   int64_t train_frames = 0;
   if (mode == "vq") {
-    if (!flags["load"].empty()) {
-      auto t = AudioTokenizer::Load(flags["load"]);
+    if (!load.empty()) {
+      auto t = AudioTokenizer::Load(load);
       if (!t.ok()) return Fail(std::string(t.status().message()));
       tok = *std::move(t);
     } else {
-      if (flags["train_dir"].empty()) return Fail("vq mode needs --train_dir or --load");
       std::vector<std::filesystem::path> train_names;
       std::vector<std::vector<float>> train_waves;
-      if (!load_dir(flags["train_dir"], train_names, train_waves)) return Fail("loading train set");
+      if (!load_dir(train_dir, train_names, train_waves)) return Fail("loading train set");
       for (const auto& w : train_waves) {
         train_frames += mot::tokenizer::NumFrames(static_cast<int64_t>(w.size()), c.hop_length);
       }
@@ -143,15 +223,13 @@ int main(int argc, char** argv) {
       if (!t.ok()) return Fail(std::string(t.status().message()));
       tok = *std::move(t);
     }
-    if (!flags["save"].empty()) {
-      const absl::Status s = tok->Save(flags["save"]);
+    if (!save.empty()) {
+      const absl::Status s = tok->Save(save);
       if (!s.ok()) return Fail(std::string(s.message()));
     }
-  } else if (mode != "ceiling_stft" && mode != "ceiling_frames") {
-    return Fail("unknown --mode " + mode);
   }
 
-  std::filesystem::create_directories(flags["out"]);
+  std::filesystem::create_directories(out_dir);
   double audio_s = 0, encode_s = 0, decode_s = 0;
   int64_t tokens = 0;
   for (size_t i = 0; i < test_waves.size(); ++i) {
@@ -197,10 +275,10 @@ int main(int argc, char** argv) {
     auto ref_wav = mot::tokenizer::EncodeWav16(x, c.sample_rate);
     auto rec_wav = mot::tokenizer::EncodeWav16(rec, c.sample_rate);
     if (!ref_wav.ok() || !rec_wav.ok()) return Fail("WAV encoding failed");
-    const std::filesystem::path out = flags["out"];
+    const std::filesystem::path out = out_dir;
     if (!WriteFile(out / (stem + ".ref.wav"), *ref_wav) ||
         !WriteFile(out / (stem + ".rec.wav"), *rec_wav)) {
-      return Fail("writing " + flags["out"]);
+      return Fail("writing " + out_dir);
     }
   }
   // One line of key=value for the driver script.

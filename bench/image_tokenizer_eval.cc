@@ -17,17 +17,28 @@
 //   [--seed 0] [--threads 0] [--save image_tokenizer.safetensors] [--png_dir dir]
 //   [--simd generic|auto] [--product_means M]
 // (--simd applies to training; encoding always uses the detected kernel.)
+// Flags are Abseil flags: `--flag value` and `--flag=value` both work, and --help lists them.
+// A '-' inside a flag name on the command line (before any '=') is rewritten to '_' before
+// parsing (--max-patches is --max_patches). A bad flag (unknown name, unparsable or
+// out-of-range value, stray argument, missing --train/--test) prints an error naming it and
+// exits with status 2; --help prints the flags and exits as Abseil does (1). Failures after
+// parsing (unreadable image, training error) exit with status 1.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_split.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "engine/core/thread_pool.h"
 #include "engine/tokenizer/image/image_codec.h"
 #include "engine/tokenizer/image/image_tokenizer.h"
@@ -41,6 +52,24 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include "stb_image_write.h"
 #pragma GCC diagnostic pop
+
+ABSL_FLAG(std::vector<std::string>, train, {}, "comma-separated training images (required)");
+ABSL_FLAG(std::vector<std::string>, test, {}, "comma-separated held-out images (required)");
+ABSL_FLAG(int, resolution, 256, "side of the square view the tokenizer encodes, in pixels");
+ABSL_FLAG(int, patch, 8, "patch side in pixels (one token per patch)");
+ABSL_FLAG(int64_t, codes, 1024, "codebook size");
+ABSL_FLAG(int, iterations, 15, "k-means iterations");
+ABSL_FLAG(std::vector<std::string>, scales, {"1"},
+          "comma-separated scales of the training images' center square, each > 0");
+ABSL_FLAG(int64_t, max_patches, 0, "k-means sample of training patches (0: all)");
+ABSL_FLAG(uint64_t, seed, 0, "k-means seed");
+ABSL_FLAG(int, threads, 0, "training threads (0: one per core)");
+ABSL_FLAG(std::string, save, "", "write the trained tokenizer to this .safetensors file");
+ABSL_FLAG(std::string, png_dir, "", "write each held-out reconstruction here as <name>.vq.png");
+ABSL_FLAG(std::string, simd, "auto",
+          "k-means kernel for training: auto (detected) or generic (portable)");
+ABSL_FLAG(int64_t, product_means, 0,
+          "> 0: also evaluate the mean-removed product VQ with this many mean colors");
 
 namespace {
 
@@ -210,54 +239,95 @@ struct Flags {
   int64_t product_means = 0;  // > 0: also evaluate the mean-removed product VQ experiment
 };
 
-Flags ParseFlags(int argc, char** argv) {
-  Flags f;
+// Usage errors (bad flags) exit with status 2.
+[[noreturn]] void UsageError(const std::string& message) {
+  std::fprintf(stderr, "image_tokenizer_eval: %s (see --help)\n", message.c_str());
+  std::exit(2);
+}
+
+// absl::ParseCommandLine reports a bad flag on stderr and calls std::exit(1); while it runs,
+// this exit handler turns that into status 2 (not armed for --help and the other usage
+// flags, which keep Abseil's exit).
+int g_parse_exit_code = -1;
+void ParseExitHandler() {
+  if (g_parse_exit_code < 0) return;
+  std::fflush(nullptr);
+  std::_Exit(g_parse_exit_code);
+}
+
+// Rewrites '-' to '_' in each flag name in argv (before any '='), skipping the argument
+// that is the value of a preceding non-bool flag; then parses with Abseil. Returns only
+// when every argument was a valid flag.
+void ParseFlagsOrExit(int argc, char** argv) {
+  bool usage_flag = false;
   for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 >= argc) Die("missing value for " + arg);
-    const std::string value = argv[++i];
-    if (arg == "--train") {
-      f.train = absl::StrSplit(value, ',', absl::SkipEmpty());
-    } else if (arg == "--test") {
-      f.test = absl::StrSplit(value, ',', absl::SkipEmpty());
-    } else if (arg == "--resolution") {
-      f.resolution = std::stoi(value);
-    } else if (arg == "--patch") {
-      f.patch = std::stoi(value);
-    } else if (arg == "--codes") {
-      f.codes = std::stoll(value);
-    } else if (arg == "--iterations") {
-      f.iterations = std::stoi(value);
-    } else if (arg == "--scales") {
-      f.scales.clear();
-      for (absl::string_view s : absl::StrSplit(value, ','))
-        f.scales.push_back(std::stod(std::string(s)));
-    } else if (arg == "--max_patches") {
-      f.max_patches = std::stoll(value);
-    } else if (arg == "--seed") {
-      f.seed = std::stoull(value);
-    } else if (arg == "--threads") {
-      f.threads = std::stoi(value);
-    } else if (arg == "--save") {
-      f.save = value;
-    } else if (arg == "--simd") {
-      f.generic = value == "generic";
-    } else if (arg == "--product_means") {
-      f.product_means = std::stoll(value);
-    } else if (arg == "--png_dir") {
-      f.png_dir = value;
-    } else {
-      Die("unknown flag " + arg);
-    }
+    char* arg = argv[i];
+    if (arg[0] != '-' || arg[1] == '\0') continue;
+    if (std::strcmp(arg, "--") == 0) break;
+    char* name = arg + (arg[1] == '-' ? 2 : 1);
+    char* end = std::strchr(name, '=');
+    const bool inline_value = end != nullptr;
+    if (!inline_value) end = name + std::strlen(name);
+    std::replace(name, end, '-', '_');
+    const std::string flag_name(name, end);
+    usage_flag |=
+        flag_name.rfind("help", 0) == 0 || flag_name == "version" || flag_name == "only_check_args";
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
+    if (!inline_value && flag != nullptr && !flag->IsOfType<bool>()) ++i;
   }
-  if (f.train.empty() || f.test.empty()) Die("need --train and --test image lists");
+  g_parse_exit_code = usage_flag ? -1 : 2;
+  std::atexit(ParseExitHandler);
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  g_parse_exit_code = -1;
+  if (rest.size() > 1) UsageError(std::string("unexpected argument '") + rest[1] + "'");
+}
+
+std::vector<std::string> NonEmpty(std::vector<std::string> list) {
+  list.erase(std::remove(list.begin(), list.end(), std::string()), list.end());
+  return list;
+}
+
+Flags ReadFlags() {
+  Flags f;
+  f.train = NonEmpty(absl::GetFlag(FLAGS_train));
+  f.test = NonEmpty(absl::GetFlag(FLAGS_test));
+  if (f.train.empty() || f.test.empty()) UsageError("need --train and --test image lists");
+  f.resolution = absl::GetFlag(FLAGS_resolution);
+  f.patch = absl::GetFlag(FLAGS_patch);
+  f.codes = absl::GetFlag(FLAGS_codes);
+  f.iterations = absl::GetFlag(FLAGS_iterations);
+  f.scales.clear();
+  for (const std::string& text : absl::GetFlag(FLAGS_scales)) {
+    double scale = 0;
+    if (!absl::SimpleAtod(text, &scale) || !(scale > 0) || !std::isfinite(scale)) {
+      UsageError("--scales: '" + text + "' is not a positive number");
+    }
+    f.scales.push_back(scale);
+  }
+  if (f.scales.empty()) UsageError("--scales: need at least one scale");
+  f.max_patches = absl::GetFlag(FLAGS_max_patches);
+  f.seed = absl::GetFlag(FLAGS_seed);
+  f.threads = absl::GetFlag(FLAGS_threads);
+  f.save = absl::GetFlag(FLAGS_save);
+  f.png_dir = absl::GetFlag(FLAGS_png_dir);
+  const std::string simd = absl::GetFlag(FLAGS_simd);
+  if (simd != "generic" && simd != "auto") {
+    UsageError("--simd: '" + simd + "' is not generic or auto");
+  }
+  f.generic = simd == "generic";
+  f.product_means = absl::GetFlag(FLAGS_product_means);
+  if (f.product_means < 0) UsageError("--product_means must be >= 0");
   return f;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Flags f = ParseFlags(argc, argv);
+  absl::SetProgramUsageMessage(
+      "image tokenizer reconstruction PSNR on held-out images; prints a Markdown table.\n"
+      "  image_tokenizer_eval --train a.png,b.jpg --test c.png,d.jpg [flags]");
+  ParseFlagsOrExit(argc, argv);
+  const Flags f = ReadFlags();
   mot::ThreadPool pool(f.threads);
   ImageTrainOptions opts;
   opts.resolution = f.resolution;

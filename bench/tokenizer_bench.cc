@@ -11,13 +11,20 @@
 // repetitions after one warm-up (which fills both word caches).
 //   tokenizer_bench [--reps N] [--mb N] [--python PATH] [--no-python]
 // Prints one Markdown table and its footer.
+// Flags are Abseil flags: `--flag value` and `--flag=value` both work, and --help lists them.
+// Flag names are defined with '_' (no_python); a '-' inside a flag name on the command line
+// (before any '=') is rewritten to '_' before parsing, so --no-python still works. A bad
+// flag (unknown name, unparsable or out-of-range value, stray argument) prints an error
+// naming it and exits with status 2; --help prints the flags and exits as Abseil does (1).
 #include <sys/utsname.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -25,8 +32,18 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
 #include "engine/tokenizer/text/text_tokenizer.h"
 #include "nlohmann/json.hpp"
+
+ABSL_FLAG(int, reps, 5, "timed repetitions after one warm-up (at least 2 are run)");
+ABSL_FLAG(double, mb, 8, "size of the English-like text in MB (10^6 bytes), > 0");
+ABSL_FLAG(std::string, python, MOT_PYTHON,
+          "interpreter with the Hugging Face `tokenizers` library, runs bench/tokenizer_bench.py");
+ABSL_FLAG(bool, no_python, false, "skip the library columns (our encoder only)");
 
 namespace {
 
@@ -121,32 +138,64 @@ std::string RunCapture(const std::string& cmd) {
   return out;
 }
 
+// Usage errors (bad flags) exit with status 2.
+[[noreturn]] void UsageError(const std::string& message) {
+  std::fprintf(stderr, "tokenizer_bench: %s (see --help)\n", message.c_str());
+  std::exit(2);
+}
+
+// absl::ParseCommandLine reports a bad flag on stderr and calls std::exit(1); while it runs,
+// this exit handler turns that into status 2 (not armed for --help and the other usage
+// flags, which keep Abseil's exit).
+int g_parse_exit_code = -1;
+void ParseExitHandler() {
+  if (g_parse_exit_code < 0) return;
+  std::fflush(nullptr);
+  std::_Exit(g_parse_exit_code);
+}
+
+// Rewrites '-' to '_' in each flag name in argv (before any '='), skipping the argument
+// that is the value of a preceding non-bool flag; then parses with Abseil. Returns only
+// when every argument was a valid flag.
+void ParseFlagsOrExit(int argc, char** argv) {
+  bool usage_flag = false;
+  for (int i = 1; i < argc; ++i) {
+    char* arg = argv[i];
+    if (arg[0] != '-' || arg[1] == '\0') continue;
+    if (std::strcmp(arg, "--") == 0) break;
+    char* name = arg + (arg[1] == '-' ? 2 : 1);
+    char* end = std::strchr(name, '=');
+    const bool inline_value = end != nullptr;
+    if (!inline_value) end = name + std::strlen(name);
+    std::replace(name, end, '-', '_');
+    const std::string flag_name(name, end);
+    usage_flag |=
+        flag_name.rfind("help", 0) == 0 || flag_name == "version" || flag_name == "only_check_args";
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
+    if (!inline_value && flag != nullptr && !flag->IsOfType<bool>()) ++i;
+  }
+  g_parse_exit_code = usage_flag ? -1 : 2;
+  std::atexit(ParseExitHandler);
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  g_parse_exit_code = -1;
+  if (rest.size() > 1) UsageError(std::string("unexpected argument '") + rest[1] + "'");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 5;
-  double mb = 8;
-  std::string python = MOT_PYTHON;
-  bool use_python = true;
   std::string command = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    command += " " + a;
-    if (a == "--reps" && i + 1 < argc) {
-      reps = std::atoi(argv[++i]);
-      command += std::string(" ") + argv[i];
-    } else if (a == "--mb" && i + 1 < argc) {
-      mb = std::atof(argv[++i]);
-      command += std::string(" ") + argv[i];
-    } else if (a == "--python" && i + 1 < argc) {
-      python = argv[++i];
-      command += std::string(" ") + argv[i];
-    } else if (a == "--no-python") {
-      use_python = false;
-    } else {
-      std::cerr << "usage: " << argv[0] << " [--reps N] [--mb N] [--python PATH] [--no-python]\n";
-      return 2;
-    }
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+  absl::SetProgramUsageMessage(
+      "text tokenizer encode throughput beside Hugging Face tokenizers; prints a Markdown "
+      "table.\n  tokenizer_bench [--reps N] [--mb N] [--python PATH] [--no-python]");
+  ParseFlagsOrExit(argc, argv);
+  int reps = absl::GetFlag(FLAGS_reps);
+  const double mb = absl::GetFlag(FLAGS_mb);
+  const std::string python = absl::GetFlag(FLAGS_python);
+  const bool use_python = !absl::GetFlag(FLAGS_no_python);
+  if (!(mb > 0) || !std::isfinite(mb)) {
+    UsageError("--mb must be a positive number of MB, got " + std::to_string(mb));
   }
   if (reps < 2) reps = 2;
 
