@@ -14,12 +14,9 @@
 //     [--kmeans_iters 20] [--threads 2] [--seed 0]
 // The tokenizer settings (--codebook_size .. --momentum) default to AudioTokenizerConfig's
 // values; an empty value (--hop=) also means the default. Prints one line of key=value.
-// Flags are Abseil flags: `--flag value` and `--flag=value` both work, and --help lists them.
-// A '-' inside a flag name on the command line (before any '=') is rewritten to '_' before
-// parsing (--train-dir is --train_dir). A bad flag (unknown name, unparsable value, stray
-// argument, unknown --mode, missing --test_dir/--out, vq mode without --train_dir or --load)
-// prints an error naming it and exits with status 2; --help prints the flags and exits as
-// Abseil does (1). Failures after parsing (unreadable WAV, training error) exit with status 1.
+// Flags: Abseil, parsed by bench/bench_flags.h (--train-dir is --train_dir; exit 1 for an
+// unknown flag or an unparsable value, 2 for an unknown --mode, a missing --test_dir/--out
+// or vq mode without --train_dir/--load). Failures after parsing exit with status 1.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -35,9 +32,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "bench/bench_flags.h"
 #include "engine/core/thread_pool.h"
 #include "engine/tokenizer/audio/audio_decoder.h"
 #include "engine/tokenizer/audio/audio_tokenizer.h"
@@ -100,48 +96,7 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-// Usage errors (bad flags) exit with status 2.
-[[noreturn]] void UsageError(const std::string& message) {
-  std::fprintf(stderr, "audio_tokenizer_eval: %s (see --help)\n", message.c_str());
-  std::exit(2);
-}
-
-// absl::ParseCommandLine reports a bad flag on stderr and calls std::exit(1); while it runs,
-// this exit handler turns that into status 2 (not armed for --help and the other usage
-// flags, which keep Abseil's exit).
-int g_parse_exit_code = -1;
-void ParseExitHandler() {
-  if (g_parse_exit_code < 0) return;
-  std::fflush(nullptr);
-  std::_Exit(g_parse_exit_code);
-}
-
-// Rewrites '-' to '_' in each flag name in argv (before any '='), skipping the argument
-// that is the value of a preceding non-bool flag; then parses with Abseil. Returns only
-// when every argument was a valid flag.
-void ParseFlagsOrExit(int argc, char** argv) {
-  bool usage_flag = false;
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (arg[0] != '-' || arg[1] == '\0') continue;
-    if (std::strcmp(arg, "--") == 0) break;
-    char* name = arg + (arg[1] == '-' ? 2 : 1);
-    char* end = std::strchr(name, '=');
-    const bool inline_value = end != nullptr;
-    if (!inline_value) end = name + std::strlen(name);
-    std::replace(name, end, '-', '_');
-    const std::string flag_name(name, end);
-    usage_flag |=
-        flag_name.rfind("help", 0) == 0 || flag_name == "version" || flag_name == "only_check_args";
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
-    if (!inline_value && flag != nullptr && !flag->IsOfType<bool>()) ++i;
-  }
-  g_parse_exit_code = usage_flag ? -1 : 2;
-  std::atexit(ParseExitHandler);
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  g_parse_exit_code = -1;
-  if (rest.size() > 1) UsageError(std::string("unexpected argument '") + rest[1] + "'");
-}
+using ::mot::bench::UsageError;
 
 }  // namespace
 
@@ -149,7 +104,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "audio tokenizer reconstruction for bench/audio_tokenizer_eval.sh; prints one line of "
       "key=value.\n  audio_tokenizer_eval --test_dir DIR --out DIR [--train_dir DIR] [flags]");
-  ParseFlagsOrExit(argc, argv);
+  mot::bench::ParseBenchFlags(argc, argv);
   const std::string train_dir = absl::GetFlag(FLAGS_train_dir);
   const std::string test_dir = absl::GetFlag(FLAGS_test_dir);
   const std::string out_dir = absl::GetFlag(FLAGS_out);

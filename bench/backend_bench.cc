@@ -36,10 +36,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "bench/bandwidth.h"
+#include "bench/bench_flags.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/cpu/cpu_features.h"
 #include "engine/core/dtype.h"
@@ -115,60 +115,33 @@ std::vector<uint8_t> RandomWeightBytes(DType dtype, int64_t n, std::mt19937& rng
   return bytes;
 }
 
-// argv with '-' replaced by '_' in each flag's name (between the leading dashes and any
-// '='), so that dashed spellings reach the Abseil flags. Values and everything after a
-// bare "--" are left as they are.
-std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& a = args[i];
-    if (a == "--") break;
-    if (a.size() < 2 || a[0] != '-') continue;
-    const size_t start = a[1] == '-' ? 2 : 1;
-    const size_t end = std::min(a.find('='), a.size());
-    std::replace(a.begin() + static_cast<std::ptrdiff_t>(start),
-                 a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
-  }
-  return args;
-}
-
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "backend_bench: %s\n(backend_bench --help lists the flags)\n",
-               message.c_str());
-  return 2;
-}
-
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "the CPU backend's Linear against the read bandwidth (decode) and OpenBLAS sgemm "
       "(prefill); prints one Markdown table.\n"
       "usage: backend_bench [--threads=N] [--reps=N] [--isa=avx512|avx2|scalar] [--quick] "
       "[--cases=all|decode|prefill]");
-  std::vector<std::string> args = NormalizeFlagNames(argc, argv);
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : args) arg_ptrs.push_back(a.data());
-  arg_ptrs.push_back(nullptr);
-  const std::vector<char*> rest =
-      absl::ParseCommandLine(static_cast<int>(args.size()), arg_ptrs.data());
-  if (rest.size() > 1) return UsageError(absl::StrCat("unexpected argument '", rest[1], "'"));
+  mot::bench::ParseBenchFlags(argc, argv);
 
   const int threads_flag = absl::GetFlag(FLAGS_threads);
   if (threads_flag < 0) {
-    return UsageError(absl::StrCat("--threads=", threads_flag, ": must be >= 0"));
+    mot::bench::UsageError(absl::StrCat("--threads=", threads_flag, ": must be >= 0"));
   }
   const int reps_flag = absl::GetFlag(FLAGS_reps);
-  if (reps_flag < 1) return UsageError(absl::StrCat("--reps=", reps_flag, ": must be >= 1"));
+  if (reps_flag < 1) mot::bench::UsageError(absl::StrCat("--reps=", reps_flag, ": must be >= 1"));
   const int reps = std::max(reps_flag, 2);
   const bool quick = absl::GetFlag(FLAGS_quick);
   const std::string cases = absl::GetFlag(FLAGS_cases);
   if (cases != "all" && cases != "decode" && cases != "prefill") {
-    return UsageError(absl::StrCat("--cases=", cases, ": unknown value (all, decode or prefill)"));
+    mot::bench::UsageError(
+        absl::StrCat("--cases=", cases, ": unknown value (all, decode or prefill)"));
   }
   std::optional<IsaLevel> isa;
   if (const std::string name = absl::GetFlag(FLAGS_isa); !name.empty()) {
     isa = backend::cpu::ParseIsa(name);
     if (!isa) {
-      return UsageError(absl::StrCat("--isa=", name, ": unknown level (avx512, avx2 or scalar)"));
+      mot::bench::UsageError(
+          absl::StrCat("--isa=", name, ": unknown level (avx512, avx2 or scalar)"));
     }
   }
   ThreadPool pool(threads_flag);

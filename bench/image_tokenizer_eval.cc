@@ -17,12 +17,9 @@
 //   [--seed 0] [--threads 0] [--save image_tokenizer.safetensors] [--png_dir dir]
 //   [--simd generic|auto] [--product_means M]
 // (--simd applies to training; encoding always uses the detected kernel.)
-// Flags are Abseil flags: `--flag value` and `--flag=value` both work, and --help lists them.
-// A '-' inside a flag name on the command line (before any '=') is rewritten to '_' before
-// parsing (--max-patches is --max_patches). A bad flag (unknown name, unparsable or
-// out-of-range value, stray argument, missing --train/--test) prints an error naming it and
-// exits with status 2; --help prints the flags and exits as Abseil does (1). Failures after
-// parsing (unreadable image, training error) exit with status 1.
+// Flags: Abseil, parsed by bench/bench_flags.h (--max-patches is --max_patches; exit 1 for an
+// unknown flag or an unparsable value, 2 for a missing --train/--test or a value out of
+// range). Failures after parsing (unreadable image, training error) exit with status 1.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -35,10 +32,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "bench/bench_flags.h"
 #include "engine/core/thread_pool.h"
 #include "engine/tokenizer/image/image_codec.h"
 #include "engine/tokenizer/image/image_tokenizer.h"
@@ -239,48 +235,7 @@ struct Flags {
   int64_t product_means = 0;  // > 0: also evaluate the mean-removed product VQ experiment
 };
 
-// Usage errors (bad flags) exit with status 2.
-[[noreturn]] void UsageError(const std::string& message) {
-  std::fprintf(stderr, "image_tokenizer_eval: %s (see --help)\n", message.c_str());
-  std::exit(2);
-}
-
-// absl::ParseCommandLine reports a bad flag on stderr and calls std::exit(1); while it runs,
-// this exit handler turns that into status 2 (not armed for --help and the other usage
-// flags, which keep Abseil's exit).
-int g_parse_exit_code = -1;
-void ParseExitHandler() {
-  if (g_parse_exit_code < 0) return;
-  std::fflush(nullptr);
-  std::_Exit(g_parse_exit_code);
-}
-
-// Rewrites '-' to '_' in each flag name in argv (before any '='), skipping the argument
-// that is the value of a preceding non-bool flag; then parses with Abseil. Returns only
-// when every argument was a valid flag.
-void ParseFlagsOrExit(int argc, char** argv) {
-  bool usage_flag = false;
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (arg[0] != '-' || arg[1] == '\0') continue;
-    if (std::strcmp(arg, "--") == 0) break;
-    char* name = arg + (arg[1] == '-' ? 2 : 1);
-    char* end = std::strchr(name, '=');
-    const bool inline_value = end != nullptr;
-    if (!inline_value) end = name + std::strlen(name);
-    std::replace(name, end, '-', '_');
-    const std::string flag_name(name, end);
-    usage_flag |=
-        flag_name.rfind("help", 0) == 0 || flag_name == "version" || flag_name == "only_check_args";
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
-    if (!inline_value && flag != nullptr && !flag->IsOfType<bool>()) ++i;
-  }
-  g_parse_exit_code = usage_flag ? -1 : 2;
-  std::atexit(ParseExitHandler);
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  g_parse_exit_code = -1;
-  if (rest.size() > 1) UsageError(std::string("unexpected argument '") + rest[1] + "'");
-}
+using ::mot::bench::UsageError;
 
 std::vector<std::string> NonEmpty(std::vector<std::string> list) {
   list.erase(std::remove(list.begin(), list.end(), std::string()), list.end());
@@ -326,7 +281,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "image tokenizer reconstruction PSNR on held-out images; prints a Markdown table.\n"
       "  image_tokenizer_eval --train a.png,b.jpg --test c.png,d.jpg [flags]");
-  ParseFlagsOrExit(argc, argv);
+  mot::bench::ParseBenchFlags(argc, argv);
   const Flags f = ReadFlags();
   mot::ThreadPool pool(f.threads);
   ImageTrainOptions opts;

@@ -43,12 +43,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "bench/bandwidth.h"
+#include "bench/bench_flags.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/core/thread_pool.h"
 #include "engine/kv/contiguous_kv_cache.h"
@@ -483,31 +483,7 @@ int Run(const Options& opt, const std::string& command) {
 }  // namespace
 }  // namespace mot::bench
 
-namespace {
-
-// argv with '-' replaced by '_' in each flag's name (between the leading dashes and any
-// '='), so that the dashed spellings users type (--no-fuse) reach the Abseil flags
-// (no_fuse). Values and everything after a bare "--" are left as they are.
-std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& a = args[i];
-    if (a == "--") break;
-    if (a.size() < 2 || a[0] != '-') continue;
-    const size_t start = a[1] == '-' ? 2 : 1;
-    const size_t end = std::min(a.find('='), a.size());
-    std::replace(a.begin() + static_cast<std::ptrdiff_t>(start),
-                 a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
-  }
-  return args;
-}
-
-int UsageError(const std::string& message) {
-  std::cerr << "mot_bench: " << message << "\n(mot_bench --help lists the flags)\n";
-  return 2;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   std::string command = argv[0];
@@ -519,35 +495,30 @@ int main(int argc, char** argv) {
       "[--reps=N] [--warmup=N] [--threads=N] [--no-fuse] [--no-oracle] [--profile] "
       "[--json=PATH]\n"
       "Dashed flag names (--no-fuse) are accepted as well as the underscored ones (--no_fuse).");
-  std::vector<std::string> args = NormalizeFlagNames(argc, argv);
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : args) arg_ptrs.push_back(a.data());
-  arg_ptrs.push_back(nullptr);
-  const std::vector<char*> rest =
-      absl::ParseCommandLine(static_cast<int>(args.size()), arg_ptrs.data());
-  if (rest.size() > 1) return UsageError(absl::StrCat("unexpected argument '", rest[1], "'"));
+  mot::bench::ParseBenchFlags(argc, argv);
 
   mot::bench::Options opt;
   opt.configs = absl::GetFlag(FLAGS_configs);
   const std::vector<std::string> sizes = absl::GetFlag(FLAGS_sizes);
   if (!sizes.empty()) {
     if (opt.configs != mot::bench::Options().configs) {
-      return UsageError("--sizes is an alias of --configs: give one of them");
+      mot::bench::UsageError("--sizes is an alias of --configs: give one of them");
     }
     opt.configs = sizes;
   }
-  if (opt.configs.empty()) return UsageError("--configs: empty list");
+  if (opt.configs.empty()) mot::bench::UsageError("--configs: empty list");
   for (const std::string& spec : opt.configs) {
     std::vector<std::string> parts = absl::StrSplit(spec, ':');
     mot::MotConfig config;
     if (parts.size() > 2 || !mot::bench::MakeConfig(parts[0], &config)) {
-      return UsageError(absl::StrCat("--configs: '", spec,
-                                     "' is not SIZE[:DTYPE] with SIZE one of small, small-3mod, "
-                                     "125m, 125m-3mod"));
+      mot::bench::UsageError(
+          absl::StrCat("--configs: '", spec,
+                       "' is not SIZE[:DTYPE] with SIZE one of small, small-3mod, "
+                       "125m, 125m-3mod"));
     }
     if (parts.size() == 2 && parts[1] != "bf16" && parts[1] != "f16" && parts[1] != "f32") {
-      return UsageError(absl::StrCat("--configs: '", spec, "': unknown dtype '", parts[1],
-                                     "' (bf16, f16 or f32)"));
+      mot::bench::UsageError(absl::StrCat("--configs: '", spec, "': unknown dtype '", parts[1],
+                                          "' (bf16, f16 or f32)"));
     }
   }
   opt.prompt = absl::GetFlag(FLAGS_prompt);
@@ -564,7 +535,7 @@ int main(int argc, char** argv) {
         std::tuple{"reps", opt.reps, 1}, std::tuple{"warmup", opt.warmup, 0},
         std::tuple{"threads", opt.threads, 0}}) {
     if (value < min) {
-      return UsageError(absl::StrCat("--", name, "=", value, ": must be >= ", min));
+      mot::bench::UsageError(absl::StrCat("--", name, "=", value, ": must be >= ", min));
     }
   }
   return mot::bench::Run(opt, command);

@@ -11,11 +11,8 @@
 // repetitions after one warm-up (which fills both word caches).
 //   tokenizer_bench [--reps N] [--mb N] [--python PATH] [--no-python]
 // Prints one Markdown table and its footer.
-// Flags are Abseil flags: `--flag value` and `--flag=value` both work, and --help lists them.
-// Flag names are defined with '_' (no_python); a '-' inside a flag name on the command line
-// (before any '=') is rewritten to '_' before parsing, so --no-python still works. A bad
-// flag (unknown name, unparsable or out-of-range value, stray argument) prints an error
-// naming it and exits with status 2; --help prints the flags and exits as Abseil does (1).
+// Flags: Abseil, parsed by bench/bench_flags.h (dashed names such as --no-python work; exit
+// 1 for an unknown flag or an unparsable value, 2 for an out-of-range value).
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -33,9 +30,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "bench/bench_flags.h"
 #include "engine/tokenizer/text/text_tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -138,48 +134,7 @@ std::string RunCapture(const std::string& cmd) {
   return out;
 }
 
-// Usage errors (bad flags) exit with status 2.
-[[noreturn]] void UsageError(const std::string& message) {
-  std::fprintf(stderr, "tokenizer_bench: %s (see --help)\n", message.c_str());
-  std::exit(2);
-}
-
-// absl::ParseCommandLine reports a bad flag on stderr and calls std::exit(1); while it runs,
-// this exit handler turns that into status 2 (not armed for --help and the other usage
-// flags, which keep Abseil's exit).
-int g_parse_exit_code = -1;
-void ParseExitHandler() {
-  if (g_parse_exit_code < 0) return;
-  std::fflush(nullptr);
-  std::_Exit(g_parse_exit_code);
-}
-
-// Rewrites '-' to '_' in each flag name in argv (before any '='), skipping the argument
-// that is the value of a preceding non-bool flag; then parses with Abseil. Returns only
-// when every argument was a valid flag.
-void ParseFlagsOrExit(int argc, char** argv) {
-  bool usage_flag = false;
-  for (int i = 1; i < argc; ++i) {
-    char* arg = argv[i];
-    if (arg[0] != '-' || arg[1] == '\0') continue;
-    if (std::strcmp(arg, "--") == 0) break;
-    char* name = arg + (arg[1] == '-' ? 2 : 1);
-    char* end = std::strchr(name, '=');
-    const bool inline_value = end != nullptr;
-    if (!inline_value) end = name + std::strlen(name);
-    std::replace(name, end, '-', '_');
-    const std::string flag_name(name, end);
-    usage_flag |=
-        flag_name.rfind("help", 0) == 0 || flag_name == "version" || flag_name == "only_check_args";
-    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(flag_name);
-    if (!inline_value && flag != nullptr && !flag->IsOfType<bool>()) ++i;
-  }
-  g_parse_exit_code = usage_flag ? -1 : 2;
-  std::atexit(ParseExitHandler);
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  g_parse_exit_code = -1;
-  if (rest.size() > 1) UsageError(std::string("unexpected argument '") + rest[1] + "'");
-}
+using ::mot::bench::UsageError;
 
 }  // namespace
 
@@ -189,7 +144,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "text tokenizer encode throughput beside Hugging Face tokenizers; prints a Markdown "
       "table.\n  tokenizer_bench [--reps N] [--mb N] [--python PATH] [--no-python]");
-  ParseFlagsOrExit(argc, argv);
+  mot::bench::ParseBenchFlags(argc, argv);
   int reps = absl::GetFlag(FLAGS_reps);
   const double mb = absl::GetFlag(FLAGS_mb);
   const std::string python = absl::GetFlag(FLAGS_python);
