@@ -93,39 +93,12 @@ void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begi
   }
 }
 
-template <DType T>
-void LinearSmallMT(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
-                   int64_t o_end, float* y, int64_t ldy, bool accumulate) {
-  switch (m) {
-    case 1:
-      return LinearRowsM<T, 1>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case 2:
-      return LinearRowsM<T, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case 3:
-      return LinearRowsM<T, 3>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case 4:
-      return LinearRowsM<T, 4>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case 5:
-      return LinearRowsM<T, 5>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case 6:
-      return LinearRowsM<T, 6>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case 7:
-      return LinearRowsM<T, 7>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    default:
-      return LinearRowsM<T, 8>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
-  }
-}
-
 void LinearSmallM(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
                   int64_t o_end, float* y, int64_t ldy, bool accumulate) {
-  switch (w.dtype) {
-    case DType::kF32:
-      return LinearSmallMT<DType::kF32>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case DType::kBF16:
-      return LinearSmallMT<DType::kBF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case DType::kF16:
-      return LinearSmallMT<DType::kF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
-  }
+  VisitDType(w.dtype, [&]<DType T>() {
+    VisitRowCount(
+        m, [&]<int M>() { LinearRowsM<T, M>(x, ldx, w, o_begin, o_end, y, ldy, accumulate); });
+  });
 }
 
 template <DType T>
@@ -138,14 +111,7 @@ void ConvertRowsSimd(const WeightRef& w, int64_t r_begin, int64_t r_end, float* 
 }
 
 void ConvertRows(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
-  switch (w.dtype) {
-    case DType::kF32:
-      return ConvertRowsSimd<DType::kF32>(w, r_begin, r_end, dst);
-    case DType::kBF16:
-      return ConvertRowsSimd<DType::kBF16>(w, r_begin, r_end, dst);
-    case DType::kF16:
-      return ConvertRowsSimd<DType::kF16>(w, r_begin, r_end, dst);
-  }
+  VisitDType(w.dtype, [&]<DType T>() { ConvertRowsSimd<T>(w, r_begin, r_end, dst); });
 }
 
 }  // namespace

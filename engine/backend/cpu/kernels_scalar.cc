@@ -33,14 +33,9 @@ void LinearSmallMT(const float* x, int64_t m, int64_t ldx, const WeightRef& w, i
 
 void LinearSmallM(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
                   int64_t o_end, float* y, int64_t ldy, bool accumulate) {
-  switch (w.dtype) {
-    case DType::kF32:
-      return LinearSmallMT<DType::kF32>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case DType::kBF16:
-      return LinearSmallMT<DType::kBF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
-    case DType::kF16:
-      return LinearSmallMT<DType::kF16>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
-  }
+  VisitDType(w.dtype, [&]<DType T>() {
+    LinearSmallMT<T>(x, m, ldx, w, o_begin, o_end, y, ldy, accumulate);
+  });
 }
 
 }  // namespace
