@@ -12,10 +12,12 @@
 //
 // Usage (flags are Abseil flags; the defaults are shown):
 //   backend_bench [--threads=2] [--reps=7] [--isa=avx512|avx2|scalar] [--quick]
-//                 [--cases=all|decode|prefill]
+//                 [--cases=all|decode|prefill] [--batch_invariant]
 //   --threads: the thread pool (caller included; 0: one per core). --reps >= 1 (1 is raised
 //   to 2, the fewest a stddev needs). --isa: highest ISA level to run (default: the
 //   detected one). --quick: prefill at m = 128 only. --cases: which half of the table.
+//   --batch_invariant: CpuBackend::set_batch_invariant(true), to measure what the mode costs
+//   (compare with a run without it).
 //   '-' inside a flag's name (before any '=') is turned into '_' before
 //   absl::ParseCommandLine sees it, so dashed spellings keep working. --help lists the flags.
 // Exit status: 0 done, 2 a flag value out of range (the message names the flag); Abseil
@@ -51,6 +53,8 @@ ABSL_FLAG(std::string, isa, "",
           "highest CPU ISA level to run: avx512, avx2 or scalar (default: the detected one)");
 ABSL_FLAG(bool, quick, false, "prefill at m = 128 only (not 512)");
 ABSL_FLAG(std::string, cases, "all", "which cases to run: all, decode or prefill");
+ABSL_FLAG(bool, batch_invariant, false,
+          "run CpuBackend in its batch-invariant mode (rows summed in one order whatever m)");
 
 namespace mot::bench {
 namespace {
@@ -120,7 +124,7 @@ int Main(int argc, char** argv) {
       "the CPU backend's Linear against the read bandwidth (decode) and OpenBLAS sgemm "
       "(prefill); prints one Markdown table.\n"
       "usage: backend_bench [--threads=N] [--reps=N] [--isa=avx512|avx2|scalar] [--quick] "
-      "[--cases=all|decode|prefill]");
+      "[--cases=all|decode|prefill] [--batch_invariant]");
   mot::bench::ParseBenchFlags(argc, argv);
 
   const int threads_flag = absl::GetFlag(FLAGS_threads);
@@ -147,9 +151,11 @@ int Main(int argc, char** argv) {
   ThreadPool pool(threads_flag);
   const int threads = pool.num_threads();
   CpuBackend be(&pool, isa);
+  be.set_batch_invariant(absl::GetFlag(FLAGS_batch_invariant));
   std::mt19937 rng(1);
 
-  std::printf("backend: %s, threads: %d\n\n", std::string(be.name()).c_str(), threads);
+  std::printf("backend: %s, threads: %d, batch-invariant: %s\n\n", std::string(be.name()).c_str(),
+              threads, be.batch_invariant() ? "on" : "off");
   std::printf(
       "| case | dtype | m x out x in | wall µs/call | achieved (wall) | bound (wall) | "
       "fraction | achieved per CPU-s | bound per CPU-s | fraction per CPU-s |\n"

@@ -13,10 +13,14 @@
 //   build/bench/mot_bench [--configs=small:bf16,125m:bf16,125m:f32,125m-3mod:bf16]
 //                         [--prompt=128] [--decode=32] [--reps=5] [--warmup=1]
 //                         [--threads=0] [--no-fuse] [--no-oracle] [--profile]
-//                         [--json=out.json]
+//                         [--kv_dtype=f32] [--batch_invariant] [--json=out.json]
 //   --configs (alias --sizes): comma-separated SIZE[:DTYPE], SIZE one of small, small-3mod,
 //     125m, 125m-3mod and DTYPE one of bf16 (the default), f16, f32. --threads=0: one per
-//     core. --prompt, --decode, --reps >= 1, --warmup >= 0.
+//     core. --prompt, --decode, --reps >= 1, --warmup >= 0, prompt + decode <= 2048.
+//   --kv_dtype: storage of the KV cache (f32, bf16, f16). When not f32, one more untimed run
+//     with an f32 cache gives the max |logit difference| of the decoded tokens (footer).
+//   --batch_invariant: the CPU backend's batch-invariant mode (every Linear row summed in one
+//     order whatever the batch; no sgemm), to measure its cost.
 //   Flag names are spelled with '_' (--no_fuse, --no_oracle); the dashed spellings
 //   (--no-fuse, --no-oracle) are accepted too: '-' inside a flag's name (before any '=') is
 //   turned into '_' before absl::ParseCommandLine sees it. Bool flags also take
@@ -71,6 +75,8 @@ ABSL_FLAG(bool, no_fuse, false, "don't fuse the QKV and W1/W3 projections (also 
 ABSL_FLAG(bool, no_oracle, false, "don't run the PyTorch oracle bench (also --no-oracle)");
 ABSL_FLAG(bool, profile, false, "add a per-op decode profile after the table");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this path");
+ABSL_FLAG(std::string, kv_dtype, "f32", "KV cache storage: f32, bf16 or f16");
+ABSL_FLAG(bool, batch_invariant, false, "run the CPU backend in its batch-invariant mode");
 
 namespace mot::bench {
 namespace {
@@ -86,6 +92,8 @@ struct Options {
   bool oracle = true;
   bool profile = false;
   std::string json;
+  DType kv_dtype = DType::kF32;
+  bool batch_invariant = false;
 };
 
 struct Stats {
@@ -180,6 +188,8 @@ struct Row {
   Stats torch_prefill, torch_decode;
   bool have_torch = false;
   std::string torch_note;
+  double kv_logit_diff = -1;  // max |logit diff| of the decoded tokens vs an f32 cache
+  double max_logit = 0;
 };
 
 double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
@@ -228,8 +238,8 @@ class TimingBackend final : public backend::Backend {
     Time("Embedding", 0, [&] { inner_->Embedding(ids, rows, table, y, ldy); });
   }
   void StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
-               const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) override {
-    Time("StoreKv", 0, [&] { inner_->StoreKv(k, ldk, v, ldv, rows, seq, pos, kv); });
+               const kv::KvSlot* slots, const kv::KvLayerView& kv) override {
+    Time("StoreKv", 0, [&] { inner_->StoreKv(k, ldk, v, ldv, rows, slots, kv); });
   }
   void Attention(const backend::AttentionArgs& args) override {
     Time("Attention", 0, [&] { inner_->Attention(args); });
@@ -260,6 +270,7 @@ class TimingBackend final : public backend::Backend {
 int Run(const Options& opt, const std::string& command) {
   ThreadPool pool(opt.threads);
   backend::cpu::CpuBackend cpu_backend(&pool);
+  cpu_backend.set_batch_invariant(opt.batch_invariant);
   TimingBackend timing(&cpu_backend);
   backend::Backend& backend = opt.profile ? static_cast<backend::Backend&>(timing) : cpu_backend;
   std::string profile_md;
@@ -309,7 +320,8 @@ int Run(const Options& opt, const std::string& command) {
     }
     row.params = (*model)->NumParameters();
     const int total = opt.prompt + opt.decode;
-    auto cache = kv::ContiguousKvCache::Create(config, 1, total);
+    auto cache = kv::ContiguousKvCache::Create(
+        kv::ContiguousKvCacheConfig::FromModelConfig(config, 1, total, opt.kv_dtype));
     if (!cache.ok()) {
       std::cerr << cache.status() << "\n";
       return 1;
@@ -325,6 +337,10 @@ int Run(const Options& opt, const std::string& command) {
     auto tower_of = [&](int i) { return i * row.towers / total; };
     std::vector<float> logits(static_cast<size_t>(config.vocab_size));
     std::vector<double> prefill_rates, decode_rates;
+    // Logits of the decoded tokens of the last rep (to compare KV dtypes), and of a run with
+    // an f32 cache when the cache is 16-bit.
+    std::vector<float> decode_logits(static_cast<size_t>(opt.decode) * config.vocab_size);
+    std::vector<float> f32_logits;
     for (int rep = 0; rep < opt.warmup + opt.reps; ++rep) {
       (*cache)->ResetAll();
       model::StepBatch prefill;
@@ -337,7 +353,9 @@ int Run(const Options& opt, const std::string& command) {
       for (int i = opt.prompt; i < total && st.ok(); ++i) {
         model::StepBatch step;
         step.rows.push_back({tokens[i], tower_of(i), 0, i, true});
-        st = (*model)->Forward(step, cache->get(), logits.data());
+        st = (*model)->Forward(
+            step, cache->get(),
+            decode_logits.data() + static_cast<size_t>(i - opt.prompt) * config.vocab_size);
       }
       const auto t2 = std::chrono::steady_clock::now();
       if (!st.ok()) {
@@ -347,6 +365,36 @@ int Run(const Options& opt, const std::string& command) {
       if (rep >= opt.warmup) {
         prefill_rates.push_back(opt.prompt / Seconds(t0, t1));
         decode_rates.push_back(opt.decode / Seconds(t1, t2));
+      }
+    }
+    if (opt.kv_dtype != DType::kF32) {
+      auto f32_cache = kv::ContiguousKvCache::Create(
+          kv::ContiguousKvCacheConfig::FromModelConfig(config, 1, total, DType::kF32));
+      if (!f32_cache.ok()) {
+        std::cerr << f32_cache.status() << "\n";
+        return 1;
+      }
+      model::StepBatch prefill;
+      for (int i = 0; i < opt.prompt; ++i) {
+        prefill.rows.push_back({tokens[i], tower_of(i), 0, i, i + 1 == opt.prompt});
+      }
+      absl::Status st = (*model)->Forward(prefill, f32_cache->get(), logits.data());
+      row.kv_logit_diff = 0;
+      for (int i = opt.prompt; i < total && st.ok(); ++i) {
+        model::StepBatch step;
+        step.rows.push_back({tokens[i], tower_of(i), 0, i, true});
+        st = (*model)->Forward(step, f32_cache->get(), logits.data());
+        const float* got =
+            decode_logits.data() + static_cast<size_t>(i - opt.prompt) * config.vocab_size;
+        for (int32_t v = 0; v < config.vocab_size; ++v) {
+          row.kv_logit_diff =
+              std::max(row.kv_logit_diff, static_cast<double>(std::abs(got[v] - logits[v])));
+          row.max_logit = std::max(row.max_logit, static_cast<double>(std::abs(logits[v])));
+        }
+      }
+      if (!st.ok()) {
+        std::cerr << st << "\n";
+        return 1;
       }
     }
     if (opt.profile) {
@@ -384,11 +432,12 @@ int Run(const Options& opt, const std::string& command) {
     row.prefill = Summarize(prefill_rates);
     row.decode = Summarize(decode_rates);
     // Bytes read per decoded token: the decode tower's weights plus the K and V of every
-    // cached position (f32), averaged over the decoded positions.
+    // cached position (in the cache's dtype), averaged over the decoded positions.
     const int decode_tower = tower_of(total - 1);
     const double avg_context = opt.prompt + (opt.decode + 1) / 2.0;
-    row.bytes_per_token = static_cast<double>((*model)->WeightBytesPerToken(decode_tower)) +
-                          2.0 * config.n_layers * config.kv_dim() * 4 * avg_context;
+    row.bytes_per_token =
+        static_cast<double>((*model)->WeightBytesPerToken(decode_tower)) +
+        2.0 * config.n_layers * config.kv_dim() * DTypeSize(opt.kv_dtype) * avg_context;
     // The bound is measured again right after this row's runs, so that it sees the same
     // load (the machine is shared).
     row.gbs = MeasureReadBandwidthGBs(pool);
@@ -445,9 +494,17 @@ int Run(const Options& opt, const std::string& command) {
      << "-token prompt, mean ± stddev over " << opt.reps << " reps after " << opt.warmup
      << " warm-up. Bound = read bandwidth (MeasureReadBandwidthGBs, measured after each row; "
      << absl::StrFormat("%.1f", gbs)
-     << " GB/s at the start) ÷ bytes read per decoded token (the decode tower's weights + f32 KV "
-        "of the "
-        "average context).\n";
+     << " GB/s at the start) ÷ bytes read per decoded token (the decode tower's weights + "
+     << DTypeName(opt.kv_dtype) << " KV of the average context).\n";
+  md << "KV cache " << DTypeName(opt.kv_dtype) << "; batch-invariant mode "
+     << (opt.batch_invariant ? "on" : "off") << ".\n";
+  for (const Row& r : rows) {
+    if (r.kv_logit_diff < 0) continue;
+    md << "KV " << DTypeName(opt.kv_dtype) << " vs f32 cache, " << r.size << ":" << r.dtype
+       << ": max |logit diff| over the " << opt.decode << " decoded tokens "
+       << absl::StrFormat("%.3g", r.kv_logit_diff) << " (max |logit| "
+       << absl::StrFormat("%.3g", r.max_logit) << ").\n";
+  }
   md << "Backend " << backend.name() << ", fused QKV/W13: " << (opt.fuse ? "yes" : "no")
      << ". Torch: " << (torch_blas.empty() ? "not run" : torch_blas) << ".\n";
   md << "Commit " << RunCommand(absl::StrCat("git -C ", MOT_SOURCE_DIR, " rev-parse --short HEAD"))
@@ -460,6 +517,8 @@ int Run(const Options& opt, const std::string& command) {
     nlohmann::json j;
     j["bandwidth_gbs"] = gbs;
     j["backend"] = std::string(backend.name());
+    j["kv_dtype"] = DTypeName(opt.kv_dtype);
+    j["batch_invariant"] = opt.batch_invariant;
     for (const Row& r : rows) {
       j["rows"].push_back({{"size", r.size},
                            {"dtype", r.dtype},
@@ -473,7 +532,8 @@ int Run(const Options& opt, const std::string& command) {
                            {"decode_bound_tok_s", r.bound},
                            {"read_gbs", r.gbs},
                            {"torch_prefill_tok_s", r.torch_prefill.mean},
-                           {"torch_decode_tok_s", r.torch_decode.mean}});
+                           {"torch_decode_tok_s", r.torch_decode.mean},
+                           {"kv_max_logit_diff", r.kv_logit_diff}});
     }
     std::ofstream(opt.json) << j.dump(2) << "\n";
   }
@@ -493,7 +553,7 @@ int main(int argc, char** argv) {
       "read-bandwidth decode bound and the PyTorch oracle; prints one Markdown table.\n"
       "usage: mot_bench [--configs=small:bf16,125m:f32,...] [--prompt=N] [--decode=N] "
       "[--reps=N] [--warmup=N] [--threads=N] [--no-fuse] [--no-oracle] [--profile] "
-      "[--json=PATH]\n"
+      "[--kv_dtype=f32|bf16|f16] [--batch_invariant] [--json=PATH]\n"
       "Dashed flag names (--no-fuse) are accepted as well as the underscored ones (--no_fuse).");
   mot::bench::ParseBenchFlags(argc, argv);
 
@@ -530,6 +590,15 @@ int main(int argc, char** argv) {
   opt.oracle = !absl::GetFlag(FLAGS_no_oracle);
   opt.profile = absl::GetFlag(FLAGS_profile);
   opt.json = absl::GetFlag(FLAGS_json);
+  opt.batch_invariant = absl::GetFlag(FLAGS_batch_invariant);
+  const std::string kv_dtype = absl::GetFlag(FLAGS_kv_dtype);
+  if (kv_dtype == "bf16") {
+    opt.kv_dtype = mot::DType::kBF16;
+  } else if (kv_dtype == "f16") {
+    opt.kv_dtype = mot::DType::kF16;
+  } else if (kv_dtype != "f32") {
+    mot::bench::UsageError(absl::StrCat("--kv_dtype=", kv_dtype, ": must be f32, bf16 or f16"));
+  }
   for (const auto& [name, value, min] :
        {std::tuple{"prompt", opt.prompt, 1}, std::tuple{"decode", opt.decode, 1},
         std::tuple{"reps", opt.reps, 1}, std::tuple{"warmup", opt.warmup, 0},
@@ -537,6 +606,10 @@ int main(int argc, char** argv) {
     if (value < min) {
       mot::bench::UsageError(absl::StrCat("--", name, "=", value, ": must be >= ", min));
     }
+  }
+  if (opt.prompt + opt.decode > 2048) {
+    mot::bench::UsageError(absl::StrCat("--prompt + --decode = ", opt.prompt + opt.decode,
+                                        ": must be <= 2048 (the models' max_seq_len)"));
   }
   return mot::bench::Run(opt, command);
 }

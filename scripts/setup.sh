@@ -14,7 +14,7 @@ BUILD_TYPE=${BUILD_TYPE:-Release}
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libabsl-dev libre2-dev nlohmann-json3-dev libssl-dev
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libstb-dev libsndfile1-dev libsoxr-dev libkissfft-dev
   libopenblas-dev libopenblas0-openmp
@@ -42,11 +42,13 @@ fi
 
 # Oracle interpreter: Debian's python3 (with python3-torch) plus the pip packages the
 # tokenizer and safetensors oracles need, in a venv that sees the system site packages.
-PY_PACKAGES=(tokenizers==0.23.3 safetensors==0.8.0)
+# grpcio/grpcio-tools: the Python client (clients/python) and its stubs; pip's, because
+# Debian's python3-grpc-tools (1.14) is far older than its grpcio (1.51).
+PY_PACKAGES=(tokenizers==0.23.3 safetensors==0.8.0 grpcio==1.71.0 grpcio-tools==1.71.0)
 if [[ ! -x .venv/bin/python ]]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c "import tokenizers, safetensors, torch" 2>/dev/null; then
+if ! .venv/bin/python -c "import tokenizers, safetensors, torch, grpc, grpc_tools" 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
 

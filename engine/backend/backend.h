@@ -80,12 +80,17 @@ class Backend {
   virtual void Embedding(const int32_t* ids, int64_t rows, const WeightRef& table, float* y,
                          int64_t ldy) = 0;
 
-  // Writes k[i, :] and v[i, :] (each kv_dim wide) to position pos[i] of sequence seq[i].
+  // Writes k[i, :] and v[i, :] (each kv.kv_dim wide) to slot slots[i] of kv (the slot
+  // mapping of the step, computed once with KvLayerView::Locate and reused for every layer),
+  // converted to that pool's storage dtype (bf16/f16: round to nearest even).
+  // REQUIRES: the slots are distinct and inside their pools.
   virtual void StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
-                       const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) = 0;
+                       const kv::KvSlot* slots, const kv::KvLayerView& kv) = 0;
 
-  // Causal attention, global across modalities: row r's query attends to positions
-  // 0..pos[r] of sequence seq[r], whose keys/values (this step's included) are in args.kv.
+  // Causal attention, global across modalities and pools: row r's query attends to
+  // positions 0..pos[r] of sequence seq[r], read from that sequence's block entries in
+  // position order (keys/values of bf16/f16 pools converted to f32 on the fly), with one
+  // softmax over all of them. This step's keys/values must already be stored.
   virtual void Attention(const AttentionArgs& args) = 0;
 
   // dst[i, :] = src[index[i], :] for i in [0, rows), `cols` floats each. dst must not alias src.

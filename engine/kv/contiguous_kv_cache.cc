@@ -1,68 +1,75 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 #include "engine/kv/contiguous_kv_cache.h"
 
+#include <algorithm>
 #include <limits>
 #include <new>
 #include <numeric>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/core/status_macros.h"
 
 namespace mot::kv {
 
 absl::StatusOr<std::unique_ptr<ContiguousKvCache>> ContiguousKvCache::Create(
-    const MotConfig& config, int32_t max_seqs, int32_t max_seq_len) {
-  if (max_seqs < 1) {
+    const ContiguousKvCacheConfig& config) {
+  const auto check = [](const char* field, int64_t value) -> absl::Status {
+    if (value >= 1) return absl::OkStatus();
     return absl::InvalidArgumentError(
-        absl::StrCat("ContiguousKvCache: max_seqs must be >= 1, got ", max_seqs));
-  }
-  if (max_seq_len < 1 || max_seq_len > config.max_seq_len) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ContiguousKvCache: max_seq_len must be in [1, config max_seq_len=", config.max_seq_len,
-        "], got ", max_seq_len));
-  }
-  if (config.n_layers < 1 || config.kv_dim() < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ContiguousKvCache: config needs n_layers >= 1 and kv_dim >= 1, got n_layers=",
-                     config.n_layers, " kv_dim=", config.kv_dim()));
-  }
-  // 2 (k, v) * layers * seqs * len * kv_dim floats, checked against overflow.
-  const long double floats = 2.0L * config.n_layers * max_seqs * max_seq_len * config.kv_dim();
-  if (floats * 4 > static_cast<long double>(std::numeric_limits<int64_t>::max() / 2)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "ContiguousKvCache: ", static_cast<double>(floats * 4), " bytes is too large"));
+        absl::StrCat("ContiguousKvCache: ", field, " must be >= 1, got ", value));
+  };
+  MOT_RETURN_IF_ERROR(check("num_layers", config.num_layers));
+  MOT_RETURN_IF_ERROR(check("kv_dim", config.kv_dim));
+  MOT_RETURN_IF_ERROR(check("max_seqs", config.max_seqs));
+  MOT_RETURN_IF_ERROR(check("max_seq_len", config.max_seq_len));
+  // 2 (k, v) * layers * seqs * len * kv_dim elements, checked against overflow.
+  const long double bytes = 2.0L * config.num_layers * config.max_seqs * config.max_seq_len *
+                            static_cast<long double>(config.kv_dim) * DTypeSize(config.dtype);
+  if (bytes > static_cast<long double>(std::numeric_limits<int64_t>::max() / 2)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("ContiguousKvCache: ", static_cast<double>(bytes), " bytes is too large"));
   }
   std::unique_ptr<ContiguousKvCache> cache;
   try {
-    cache.reset(new ContiguousKvCache(config.n_layers, config.kv_dim(), max_seqs, max_seq_len));
+    cache.reset(new ContiguousKvCache(config));
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("ContiguousKvCache: cannot allocate ",
-                                                     static_cast<double>(floats * 4), " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("ContiguousKvCache: cannot allocate ", static_cast<double>(bytes), " bytes"));
   }
   return cache;
 }
 
-ContiguousKvCache::ContiguousKvCache(int32_t num_layers, int64_t kv_dim, int32_t max_seqs,
-                                     int32_t max_seq_len)
-    : num_layers_(num_layers),
-      kv_dim_(kv_dim),
-      max_seqs_(max_seqs),
-      max_seq_len_(max_seq_len),
-      storage_(static_cast<size_t>(2 * int64_t{num_layers} * max_seqs * max_seq_len * kv_dim)),
-      block_table_(static_cast<size_t>(max_seqs)),
-      lengths_(static_cast<size_t>(max_seqs), 0) {
-  std::iota(block_table_.begin(), block_table_.end(), 0);
+ContiguousKvCache::ContiguousKvCache(const ContiguousKvCacheConfig& config)
+    : config_(config),
+      storage_(static_cast<size_t>(2 * int64_t{config.num_layers} * config.max_seqs *
+                                   config.max_seq_len * config.kv_dim * DTypeSize(config.dtype))),
+      pools_(static_cast<size_t>(config.num_layers)),
+      entries_(static_cast<size_t>(config.max_seqs)),
+      seq_entry_begin_(static_cast<size_t>(config.max_seqs) + 1),
+      lengths_(static_cast<size_t>(config.max_seqs), 0) {
+  const int64_t half =
+      int64_t{config.max_seqs} * config.max_seq_len * config.kv_dim * DTypeSize(config.dtype);
+  for (int32_t layer = 0; layer < config.num_layers; ++layer) {
+    KvPoolView& p = pools_[static_cast<size_t>(layer)];
+    p.k = storage_.data() + 2 * half * layer;
+    p.v = static_cast<uint8_t*>(p.k) + half;
+    p.dtype = config.dtype;
+  }
+  for (int32_t s = 0; s < config.max_seqs; ++s) {
+    entries_[static_cast<size_t>(s)] = KvBlockEntry{0, s, 0, config.max_seq_len};
+  }
+  std::iota(seq_entry_begin_.begin(), seq_entry_begin_.end(), 0);
 }
 
 KvLayerView ContiguousKvCache::LayerView(int32_t layer) {
-  const int64_t half = int64_t{max_seqs_} * max_seq_len_ * kv_dim_;
   KvLayerView view;
-  view.k = storage_.data() + 2 * half * layer;
-  view.v = view.k + half;
-  view.kv_dim = kv_dim_;
-  view.block_size = max_seq_len_;
-  view.block_table = block_table_.data();
-  view.max_blocks_per_seq = 1;
+  view.pools = &pools_[static_cast<size_t>(layer)];
+  view.num_pools = 1;
+  view.kv_dim = config_.kv_dim;
+  view.block_size = config_.max_seq_len;
+  view.entries = entries_.data();
+  view.seq_entry_begin = seq_entry_begin_.data();
   return view;
 }
 

@@ -5,9 +5,11 @@
 // KvLayerView (where position p of sequence s is stored), and per sequence slot how many
 // positions are already cached (Length) and how many it can hold (Capacity). The model
 // writes this step's keys/values through the views and then calls Commit to advance the
-// lengths. The contiguous cache of the foundation (contiguous_kv_cache.h) and the paged
-// cache of the engine implement it, so the model never knows which one it reads.
-// Thread rule: engine thread only; views are valid until the cache is changed.
+// lengths. Every layer's view has the same entries, seq_entry_begin and block_size (only
+// the pools' storage differs), so the model locates a step's write slots once, in layer
+// 0's view, and reuses them for every layer. The contiguous cache of the foundation
+// (contiguous_kv_cache.h) and the paged cache of the engine implement it, so the model never knows
+// which one it reads. Thread rule: engine thread only; views are valid until the cache is changed.
 #ifndef MOT_ENGINE_KV_KV_CACHE_H_
 #define MOT_ENGINE_KV_KV_CACHE_H_
 
@@ -22,7 +24,7 @@ class KvCache {
   virtual ~KvCache() = default;
 
   virtual int32_t num_layers() const = 0;
-  virtual int64_t kv_dim() const = 0;    // n_kv_heads * head_dim floats per position
+  virtual int64_t kv_dim() const = 0;    // n_kv_heads * head_dim elements per position
   virtual int32_t num_seqs() const = 0;  // sequence slots are 0..num_seqs()-1
 
   // Positions 0..Length(seq)-1 of `seq` hold valid keys/values.

@@ -264,6 +264,7 @@ void MotModel::EnsureScratch(int64_t rows) {
   Grow(ids_, rows);
   Grow(seq_, rows);
   Grow(pos_, rows);
+  Grow(slots_, rows);
   Grow(wanted_, rows);
   Grow(wanted_tower_, rows);
   Grow(x_, rows * dim);
@@ -320,6 +321,11 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     }
   }
   auto rows_of = [&](int m) { return tower_begin_[m + 1] - tower_begin_[m]; };
+  // The write slot of every row, once per step: every layer's view has the same entries.
+  {
+    const kv::KvLayerView view0 = cache->LayerView(0);
+    for (int64_t s = 0; s < n; ++s) slots_[s] = view0.Locate(seq_[s], pos_[s]);
+  }
 
   float* x = x_.data();
   float* xn = xn_.data();
@@ -366,8 +372,7 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     // q and k heads are adjacent in each qkv row: one rotary call covers both.
     backend_->Rotary(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim,
                      pos_.data(), config_.rope_theta);
-    backend_->StoreKv(qkv + q_dim, ld_qkv, qkv + q_dim + kv_dim, ld_qkv, n, seq_.data(),
-                      pos_.data(), view);
+    backend_->StoreKv(qkv + q_dim, ld_qkv, qkv + q_dim + kv_dim, ld_qkv, n, slots_.data(), view);
     backend::AttentionArgs args;
     args.q = qkv;
     args.ldq = ld_qkv;

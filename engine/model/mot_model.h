@@ -15,7 +15,8 @@
 // Forward runs one step (a StepBatch, any mix of prefill chunks and decode tokens of many
 // sequences). "Sort once per step": rows are stably ordered by tower at the start, every
 // untied projection then runs as one Linear on each tower's contiguous row range, with no
-// gather or scatter inside the layers; attention reads each row's (seq, pos). The wanted
+// gather or scatter inside the layers; attention reads each row's (seq, pos). The rows'
+// KV write slots are located once per step and serve every layer. The wanted
 // rows are gathered back in request order before the final norm (per row's tower) and the
 // LM head (output.weight, or tok_embeddings.weight when tie_embeddings).
 //
@@ -114,6 +115,7 @@ class MotModel {
   int64_t scratch_rows_ = 0;
   std::vector<int32_t> order_;            // sorted row -> request row
   std::vector<int32_t> ids_, seq_, pos_;  // in sorted order
+  std::vector<kv::KvSlot> slots_;         // in sorted order: where each row's k/v go
   std::vector<int32_t> wanted_;           // sorted index of each wanted row, request order
   std::vector<int32_t> wanted_tower_;
   std::vector<int64_t> tower_begin_;                    // [num_towers + 1]

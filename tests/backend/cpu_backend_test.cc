@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
@@ -319,143 +320,275 @@ TEST_P(CpuBackendTest, AddAndGatherRows) {
   }
 }
 
-// A KV store with two layouts of the same contents: contiguous (one block of max_len per
-// sequence) and paged (blocks of 16 in a shuffled order).
-struct KvStores {
-  int64_t kv_dim;
-  int32_t max_len;
-  int32_t num_seqs;
-  std::vector<float> ck, cv, pk, pv;
-  std::vector<int32_t> ctable, ptable;
-  kv::KvLayerView contiguous, paged;
+// A KV layer for tests: pools of the given dtypes, filled with NaN bit patterns (0xFF
+// bytes) so that a kernel reading a slot nobody wrote poisons its output; entries listed as
+// KvLayerView wants them.
+struct TestKv {
+  int64_t kv_dim = 0;
+  int32_t block_size = 0;
+  std::vector<std::vector<uint8_t>> k, v;  // [pool] bytes
+  std::vector<kv::KvPoolView> pools;
+  std::vector<kv::KvBlockEntry> entries;
+  std::vector<int32_t> seq_entry_begin = {0};
 
-  KvStores(int32_t seqs, int32_t len, int64_t dim, std::mt19937& rng)
-      : kv_dim(dim), max_len(len), num_seqs(seqs) {
-    ck.assign(static_cast<size_t>(seqs * len * dim), 0.0f);
-    cv = ck;
-    ctable.resize(static_cast<size_t>(seqs));
-    std::iota(ctable.begin(), ctable.end(), 0);
-    contiguous = {ck.data(), cv.data(), dim, len, ctable.data(), 1};
-    const int32_t bs = 16;
-    const int32_t per_seq = (len + bs - 1) / bs;
-    const int32_t blocks = seqs * per_seq + 3;  // a few unused blocks
-    pk.assign(static_cast<size_t>(blocks * bs * dim), 0.0f);
-    pv = pk;
-    std::vector<int32_t> ids(static_cast<size_t>(blocks));
-    std::iota(ids.begin(), ids.end(), 0);
-    std::shuffle(ids.begin(), ids.end(), rng);
-    ptable.assign(ids.begin(), ids.begin() + seqs * per_seq);
-    paged = {pk.data(), pv.data(), dim, bs, ptable.data(), per_seq};
+  kv::KvLayerView view() const {
+    kv::KvLayerView view;
+    view.pools = pools.data();
+    view.num_pools = static_cast<int32_t>(pools.size());
+    view.kv_dim = kv_dim;
+    view.block_size = block_size;
+    view.entries = entries.data();
+    view.seq_entry_begin = seq_entry_begin.data();
+    return view;
+  }
+  void AddPool(DType dtype, int32_t blocks) {
+    const size_t bytes = static_cast<size_t>(blocks * block_size * kv_dim * DTypeSize(dtype));
+    k.emplace_back(bytes, 0xFF);
+    v.emplace_back(bytes, 0xFF);
+    pools.push_back({k.back().data(), v.back().data(), dtype});
   }
 };
+
+// One pool of `dtype`, block_size = max_len, sequence s = block s: the contiguous cache.
+TestKv MakeContiguousKv(int32_t seqs, int32_t max_len, int64_t kv_dim, DType dtype = DType::kF32) {
+  TestKv t;
+  t.kv_dim = kv_dim;
+  t.block_size = max_len;
+  t.AddPool(dtype, seqs);
+  for (int32_t s = 0; s < seqs; ++s) {
+    t.entries.push_back({0, s, 0, max_len});
+    t.seq_entry_begin.push_back(s + 1);
+  }
+  return t;
+}
+
+// Pools of `dtypes` with blocks of `block_size` in shuffled order; sequence s covers
+// positions 0..lens[s]-1 in runs of 1..block_size positions (a partly filled block ends a
+// run half the time, as a modality switch does), each run in a random pool.
+TestKv MakePagedKv(const std::vector<DType>& dtypes, int32_t block_size, int64_t kv_dim,
+                   const std::vector<int32_t>& lens, std::mt19937& rng) {
+  TestKv t;
+  t.kv_dim = kv_dim;
+  t.block_size = block_size;
+  const int32_t num_pools = static_cast<int32_t>(dtypes.size());
+  std::uniform_int_distribution<int32_t> pool_dist(0, num_pools - 1);
+  std::uniform_int_distribution<int32_t> run_dist(1, block_size);
+  std::vector<int32_t> used(dtypes.size(), 0);
+  for (int32_t len : lens) {
+    for (int32_t p = 0; p < len;) {
+      const int32_t run = std::min(len - p, rng() % 2 ? block_size : run_dist(rng));
+      const int32_t pool = pool_dist(rng);
+      t.entries.push_back({pool, used[static_cast<size_t>(pool)]++, p, run});
+      p += run;
+    }
+    t.seq_entry_begin.push_back(static_cast<int32_t>(t.entries.size()));
+  }
+  // Physical blocks: a shuffled permutation per pool, with a few unused blocks.
+  std::vector<std::vector<int32_t>> ids(dtypes.size());
+  for (int32_t p = 0; p < num_pools; ++p) {
+    ids[static_cast<size_t>(p)].resize(static_cast<size_t>(used[static_cast<size_t>(p)] + 3));
+    std::iota(ids[static_cast<size_t>(p)].begin(), ids[static_cast<size_t>(p)].end(), 0);
+    std::shuffle(ids[static_cast<size_t>(p)].begin(), ids[static_cast<size_t>(p)].end(), rng);
+    t.AddPool(dtypes[static_cast<size_t>(p)], used[static_cast<size_t>(p)] + 3);
+  }
+  for (kv::KvBlockEntry& e : t.entries) e.block = ids[static_cast<size_t>(e.pool)][e.block];
+  return t;
+}
+
+// Stores random keys (in [-range, range]) and values (in [-1, 1]) at positions 0..lens[s]-1
+// of every sequence s through backend.StoreKv with the slots of view.Locate.
+void FillKv(Backend& backend, const TestKv& t, const std::vector<int32_t>& lens, float range,
+            std::mt19937& rng) {
+  const kv::KvLayerView view = t.view();
+  for (int32_t s = 0; s < static_cast<int32_t>(lens.size()); ++s) {
+    const int32_t n = lens[static_cast<size_t>(s)];
+    std::vector<kv::KvSlot> slots(static_cast<size_t>(n));
+    for (int32_t p = 0; p < n; ++p) slots[static_cast<size_t>(p)] = view.Locate(s, p);
+    const auto k = RandomVector(n * t.kv_dim, rng, -range, range);
+    const auto v = RandomVector(n * t.kv_dim, rng);
+    backend.StoreKv(k.data(), t.kv_dim, v.data(), t.kv_dim, n, slots.data(), view);
+  }
+}
 
 struct AttentionCase {
   int32_t n_heads, n_kv_heads, head_dim;
 };
 
-TEST_P(CpuBackendTest, StoreKvWritesThePositionsOfBothLayouts) {
+AttentionArgs MakeArgs(const AttentionCase& c, const float* q, int64_t ldq, int64_t rows,
+                       const int32_t* seq, const int32_t* pos, const kv::KvLayerView& view,
+                       float* out, int64_t ldo) {
+  AttentionArgs a;
+  a.q = q;
+  a.ldq = ldq;
+  a.rows = rows;
+  a.seq = seq;
+  a.pos = pos;
+  a.kv = view;
+  a.n_heads = c.n_heads;
+  a.n_kv_heads = c.n_kv_heads;
+  a.head_dim = c.head_dim;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  a.out = out;
+  a.ldo = ldo;
+  return a;
+}
+
+TEST_P(CpuBackendTest, LocateFindsEveryPositionOfPagedEntries) {
   std::mt19937 rng(13);
-  KvStores s(2, 40, 12, rng);
-  const int32_t seq[] = {0, 1, 1};
-  const int32_t pos[] = {5, 0, 39};
-  const auto k = RandomVector(3 * 14, rng);
-  const auto v = RandomVector(3 * 13, rng);
-  backend_.StoreKv(k.data(), 14, v.data(), 13, 3, seq, pos, s.paged);
-  backend_.StoreKv(k.data(), 14, v.data(), 13, 3, seq, pos, s.contiguous);
-  for (int r = 0; r < 3; ++r) {
-    for (int d = 0; d < 12; ++d) {
-      EXPECT_EQ(s.paged.KeyAt(seq[r], pos[r])[d], k[static_cast<size_t>(r * 14 + d)]);
-      EXPECT_EQ(s.paged.ValueAt(seq[r], pos[r])[d], v[static_cast<size_t>(r * 13 + d)]);
-      EXPECT_EQ(s.contiguous.KeyAt(seq[r], pos[r])[d], k[static_cast<size_t>(r * 14 + d)]);
-      EXPECT_EQ(s.contiguous.ValueAt(seq[r], pos[r])[d], v[static_cast<size_t>(r * 13 + d)]);
+  const TestKv t = MakePagedKv({DType::kF32, DType::kBF16}, 16, 8, {40, 1, 70}, rng);
+  const kv::KvLayerView view = t.view();
+  for (int32_t s = 0; s < 3; ++s) {
+    for (int32_t e = t.seq_entry_begin[s]; e < t.seq_entry_begin[s + 1]; ++e) {
+      const kv::KvBlockEntry& entry = t.entries[static_cast<size_t>(e)];
+      for (int32_t j = 0; j < entry.num_pos; ++j) {
+        const kv::KvSlot slot = view.Locate(s, entry.first_pos + j);
+        EXPECT_EQ(slot.pool, entry.pool);
+        EXPECT_EQ(slot.slot, entry.block * 16 + j);
+      }
     }
   }
 }
 
-TEST_P(CpuBackendTest, AttentionPagedEqualsContiguousAndReference) {
+TEST_P(CpuBackendTest, StoreKvWritesItsSlotsInEachPoolDType) {
+  std::mt19937 rng(13);
+  const int64_t kv_dim = 12;
+  TestKv t = MakePagedKv({DType::kF32, DType::kBF16, DType::kF16}, 4, kv_dim, {40, 40}, rng);
+  // Every pool sees writes: one slot of each pool, plus two more.
+  std::vector<kv::KvSlot> slots;
+  for (int32_t p = 0; p < 3; ++p) {
+    for (const kv::KvBlockEntry& e : t.entries) {
+      if (e.pool == p) {
+        slots.push_back({p, e.block * 4});
+        break;
+      }
+    }
+  }
+  slots.push_back(t.view().Locate(1, 39));
+  slots.push_back(t.view().Locate(0, 17));
+  const int64_t rows = static_cast<int64_t>(slots.size());
+  // Values that round differently in bf16 and f16 (and an exact tie for bf16).
+  auto k = RandomVector(rows * 14, rng, -3.0f, 3.0f);
+  const auto v = RandomVector(rows * 13, rng, -3.0f, 3.0f);
+  k[0] = BF16ToF32(0x3f80) + std::ldexp(1.0f, -8);  // 1 + 2^-8: tie, rounds to even (1.0)
+  const std::vector<std::vector<uint8_t>> k_before = t.k;
+  backend_.StoreKv(k.data(), 14, v.data(), 13, rows, slots.data(), t.view());
+  int64_t changed = 0;
+  for (size_t p = 0; p < 3; ++p) {
+    for (size_t b = 0; b < t.k[p].size(); ++b) changed += t.k[p][b] != k_before[p][b];
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const kv::KvSlot s = slots[static_cast<size_t>(r)];
+    const DType dtype = t.pools[static_cast<size_t>(s.pool)].dtype;
+    std::vector<uint8_t> want_k(static_cast<size_t>(kv_dim * DTypeSize(dtype)));
+    std::vector<uint8_t> want_v(want_k.size());
+    ConvertFromF32(k.data() + r * 14, kv_dim, dtype, want_k.data());
+    ConvertFromF32(v.data() + r * 13, kv_dim, dtype, want_v.data());
+    EXPECT_EQ(std::memcmp(t.view().KeyAt(s), want_k.data(), want_k.size()), 0)
+        << "row " << r << " " << DTypeName(dtype);
+    EXPECT_EQ(std::memcmp(t.view().ValueAt(s), want_v.data(), want_v.size()), 0)
+        << "row " << r << " " << DTypeName(dtype);
+  }
+  // Nothing but the written slots changed (bytes that happen to equal 0xFF aside).
+  int64_t written_bytes = 0;
+  for (const kv::KvSlot& s : slots) {
+    written_bytes += kv_dim * DTypeSize(t.pools[static_cast<size_t>(s.pool)].dtype);
+  }
+  EXPECT_LE(changed, written_bytes);
+  EXPECT_GT(changed, written_bytes / 2);
+  // Round to nearest even: the tie 1 + 2^-8 is stored as bf16 1.0 in the bf16 pool.
+  if (t.pools[static_cast<size_t>(slots[0].pool)].dtype == DType::kBF16) {
+    EXPECT_EQ(*static_cast<const uint16_t*>(t.view().KeyAt(slots[0])), 0x3f80);
+  }
+}
+
+TEST_P(CpuBackendTest, AttentionOverMixedDTypePoolsMatchesReference) {
   std::mt19937 rng(14);
   const AttentionCase cases[] = {{4, 4, 64}, {8, 4, 64}, {8, 2, 128}, {4, 1, 6}, {2, 2, 130}};
+  const std::vector<std::vector<DType>> pool_sets = {
+      {DType::kF32}, {DType::kBF16, DType::kF32, DType::kF16}, {DType::kF16}};
   for (const AttentionCase& c : cases) {
-    const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
-    KvStores s(3, 300, kv_dim, rng);
-    // Fill every position of every sequence through StoreKv (both layouts).
-    for (int32_t seq = 0; seq < 3; ++seq) {
-      std::vector<int32_t> seqs(300, seq), pos(300);
-      std::iota(pos.begin(), pos.end(), 0);
-      const auto k = RandomVector(300 * kv_dim, rng, -2.0f, 2.0f);
-      const auto v = RandomVector(300 * kv_dim, rng);
-      backend_.StoreKv(k.data(), kv_dim, v.data(), kv_dim, 300, seqs.data(), pos.data(), s.paged);
-      StoreKvRef(k.data(), kv_dim, v.data(), kv_dim, 300, seqs.data(), pos.data(), s.contiguous);
+    for (const auto& dtypes : pool_sets) {
+      const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+      const std::vector<int32_t> lens = {150, 300, 37};
+      const TestKv t = MakePagedKv(dtypes, 16, kv_dim, lens, rng);
+      FillKv(backend_, t, lens, 2.0f, rng);
+      // A prefill chunk of sequence 1 (positions 100..139) and decode rows of 0 and 2, at
+      // entry boundaries and inside entries.
+      std::vector<int32_t> seqs, pos;
+      for (int32_t p = 100; p < 140; ++p) {
+        seqs.push_back(1);
+        pos.push_back(p);
+      }
+      seqs.insert(seqs.end(), {0, 2, 2, 0, 1});
+      pos.insert(pos.end(), {0, 36, 16, 149, 299});
+      const int64_t rows = static_cast<int64_t>(seqs.size());
+      const int64_t width = int64_t{c.n_heads} * c.head_dim;
+      const int64_t ldq = width + 3, ldo = width + 1;
+      const auto q = RandomVector(rows * ldq, rng, -2.0f, 2.0f);
+      std::vector<float> got(static_cast<size_t>(rows * ldo)), want(got.size());
+      AttentionArgs a =
+          MakeArgs(c, q.data(), ldq, rows, seqs.data(), pos.data(), t.view(), got.data(), ldo);
+      backend_.Attention(a);
+      a.out = want.data();
+      AttentionRef(a);
+      std::string what = std::string(backend_.name()) + " Attention heads " +
+                         std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
+                         " head_dim " + std::to_string(c.head_dim) + " pools";
+      for (DType d : dtypes) what += std::string(" ") + DTypeName(d);
+      // Outputs are convex combinations of values in [-1, 1]; f32 softmax and sums over the
+      // same stored (rounded) keys and values as the reference reads.
+      ExpectClose(got.data(), ldo, want.data(), ldo, rows, width, 2e-6, 1e-5, what);
     }
-    // A prefill chunk of sequence 1 (positions 100..139) and decode rows of 0 and 2.
-    std::vector<int32_t> seqs, pos;
-    for (int32_t p = 100; p < 140; ++p) {
-      seqs.push_back(1);
-      pos.push_back(p);
-    }
-    seqs.insert(seqs.end(), {0, 2, 2});
-    pos.insert(pos.end(), {0, 299, 16});
-    const int64_t rows = static_cast<int64_t>(seqs.size());
-    const int64_t width = int64_t{c.n_heads} * c.head_dim;
-    const int64_t ldq = width + 3, ldo = width + 1;
-    const auto q = RandomVector(rows * ldq, rng, -2.0f, 2.0f);
-    AttentionArgs a;
-    a.q = q.data();
-    a.ldq = ldq;
-    a.rows = rows;
-    a.seq = seqs.data();
-    a.pos = pos.data();
-    a.n_heads = c.n_heads;
-    a.n_kv_heads = c.n_kv_heads;
-    a.head_dim = c.head_dim;
-    a.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    a.ldo = ldo;
-    std::vector<float> got_paged(rows * ldo), got_contig(rows * ldo), want(rows * ldo);
-    a.kv = s.paged;
-    a.out = got_paged.data();
-    backend_.Attention(a);
-    a.kv = s.contiguous;
-    a.out = got_contig.data();
-    backend_.Attention(a);
-    a.out = want.data();
-    AttentionRef(a);
-    const std::string what = std::string(backend_.name()) + " Attention heads " +
-                             std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
-                             " head_dim " + std::to_string(c.head_dim);
-    // Outputs are convex combinations of values in [-1, 1]; f32 softmax and sums.
-    ExpectClose(got_paged.data(), ldo, want.data(), ldo, rows, width, 2e-6, 1e-5, what + " paged");
-    ExpectClose(got_contig.data(), ldo, want.data(), ldo, rows, width, 2e-6, 1e-5,
-                what + " contiguous");
-    ExpectClose(got_paged.data(), ldo, got_contig.data(), ldo, rows, width, 0, 0,
-                what + " paged vs contiguous");
   }
+}
+
+TEST_P(CpuBackendTest, AttentionPagedEqualsContiguous) {
+  // The same keys and values in a contiguous f32 layout and in paged f32 blocks of 16.
+  std::mt19937 rng(18);
+  const AttentionCase c = {8, 2, 64};
+  const int64_t kv_dim = 2 * 64;
+  const std::vector<int32_t> lens = {200, 90};
+  const TestKv paged = MakePagedKv({DType::kF32, DType::kF32}, 16, kv_dim, lens, rng);
+  const TestKv contiguous = MakeContiguousKv(2, 256, kv_dim);
+  for (int32_t s = 0; s < 2; ++s) {
+    const int32_t n = lens[static_cast<size_t>(s)];
+    const auto k = RandomVector(n * kv_dim, rng, -2.0f, 2.0f);
+    const auto v = RandomVector(n * kv_dim, rng);
+    for (const TestKv* t : {&paged, &contiguous}) {
+      std::vector<kv::KvSlot> slots;
+      for (int32_t p = 0; p < n; ++p) slots.push_back(t->view().Locate(s, p));
+      backend_.StoreKv(k.data(), kv_dim, v.data(), kv_dim, n, slots.data(), t->view());
+    }
+  }
+  const int32_t seqs[] = {0, 1, 0, 1};
+  const int32_t pos[] = {199, 89, 63, 0};
+  const auto q = RandomVector(4 * 512, rng, -2.0f, 2.0f);
+  std::vector<float> got_paged(4 * 512), got_contig(4 * 512);
+  backend_.Attention(MakeArgs(c, q.data(), 512, 4, seqs, pos, paged.view(), got_paged.data(), 512));
+  backend_.Attention(
+      MakeArgs(c, q.data(), 512, 4, seqs, pos, contiguous.view(), got_contig.data(), 512));
+  // Runs of <= 16 vs <= 64 positions: the online softmax rescales at other points.
+  ExpectClose(got_paged.data(), 512, got_contig.data(), 512, 4, 512, 2e-6, 1e-5,
+              "paged vs contiguous");
 }
 
 TEST_P(CpuBackendTest, AttentionAtPositionZeroReturnsTheValue) {
   std::mt19937 rng(15);
-  KvStores s(1, 16, 8, rng);
-  const auto k = RandomVector(8, rng);
-  const auto v = RandomVector(8, rng);
-  const int32_t seq = 0, pos = 0;
-  backend_.StoreKv(k.data(), 8, v.data(), 8, 1, &seq, &pos, s.paged);
-  const auto q = RandomVector(16, rng);
-  std::vector<float> out(16);
-  AttentionArgs a;
-  a.q = q.data();
-  a.ldq = 16;
-  a.rows = 1;
-  a.seq = &seq;
-  a.pos = &pos;
-  a.kv = s.paged;
-  a.n_heads = 2;
-  a.n_kv_heads = 1;
-  a.head_dim = 8;
-  a.scale = 0.35f;
-  a.out = out.data();
-  a.ldo = 16;
-  backend_.Attention(a);
-  for (int h = 0; h < 2; ++h) {
-    for (int d = 0; d < 8; ++d) EXPECT_FLOAT_EQ(out[static_cast<size_t>(h * 8 + d)], v[d]);
+  for (DType dtype : kDTypes) {
+    const TestKv t = MakeContiguousKv(1, 16, 8, dtype);
+    const auto k = RandomVector(8, rng);
+    const auto v = RandomVector(8, rng);
+    const kv::KvSlot slot = t.view().Locate(0, 0);
+    backend_.StoreKv(k.data(), 8, v.data(), 8, 1, &slot, t.view());
+    const auto q = RandomVector(16, rng);
+    std::vector<float> out(16);
+    const int32_t seq = 0, pos = 0;
+    backend_.Attention(MakeArgs({2, 1, 8}, q.data(), 16, 1, &seq, &pos, t.view(), out.data(), 16));
+    std::vector<float> stored(8);
+    ConvertToF32(dtype, t.view().ValueAt(slot), 8, stored.data());
+    for (int h = 0; h < 2; ++h) {
+      for (int d = 0; d < 8; ++d) EXPECT_FLOAT_EQ(out[static_cast<size_t>(h * 8 + d)], stored[d]);
+    }
   }
 }
 
@@ -464,29 +597,15 @@ TEST_P(CpuBackendTest, AttentionSurvivesHugeScores) {
   // generic kernel, 64 the register-resident one.
   std::mt19937 rng(16);
   for (int32_t hd : {4, 64}) {
-    KvStores s(1, 150, hd, rng);
-    std::vector<int32_t> seqs(150, 0), pos(150);
-    std::iota(pos.begin(), pos.end(), 0);
-    const float range = hd == 4 ? 100.0f : 25.0f;
-    const auto k = RandomVector(150 * hd, rng, -range, range);
-    const auto v = RandomVector(150 * hd, rng);
-    backend_.StoreKv(k.data(), hd, v.data(), hd, 150, seqs.data(), pos.data(), s.paged);
-    const auto q = RandomVector(hd, rng, -range, range);
+    const std::vector<int32_t> lens = {150};
+    const TestKv t = MakePagedKv({DType::kF32, DType::kBF16}, 16, hd, lens, rng);
+    FillKv(backend_, t, lens, hd == 4 ? 100.0f : 25.0f, rng);
+    const auto q = RandomVector(hd, rng, hd == 4 ? -100.0f : -25.0f, hd == 4 ? 100.0f : 25.0f);
     const int32_t row_seq = 0, row_pos = 149;
     std::vector<float> got(static_cast<size_t>(hd)), want(static_cast<size_t>(hd));
-    AttentionArgs a;
-    a.q = q.data();
-    a.ldq = hd;
-    a.rows = 1;
-    a.seq = &row_seq;
-    a.pos = &row_pos;
-    a.kv = s.paged;
-    a.n_heads = 1;
-    a.n_kv_heads = 1;
-    a.head_dim = hd;
+    AttentionArgs a =
+        MakeArgs({1, 1, hd}, q.data(), hd, 1, &row_seq, &row_pos, t.view(), got.data(), hd);
     a.scale = 1.0f;
-    a.out = got.data();
-    a.ldo = hd;
     backend_.Attention(a);
     a.out = want.data();
     AttentionRef(a);
@@ -494,6 +613,105 @@ TEST_P(CpuBackendTest, AttentionSurvivesHugeScores) {
     // Scores ~1e4 carry f32 rounding of ~1e-3 into the exponent: loose tolerance.
     ExpectClose(got.data(), hd, want.data(), hd, 1, hd, 1e-3, 1e-2,
                 "huge scores head_dim " + std::to_string(hd));
+  }
+}
+
+// ---- Batch invariance: a row's result does not depend on the rows beside it. ----
+
+// Row `row` of a [m, ld] batch of random rows, with `probe` (one row) copied in.
+std::vector<float> BatchWith(const std::vector<float>& probe, int64_t m, int64_t ld, int64_t row,
+                             std::mt19937& rng) {
+  auto x = RandomVector(m * ld, rng);
+  std::copy(probe.begin(), probe.end(), x.begin() + row * ld);
+  return x;
+}
+
+TEST_P(CpuBackendTest, BatchInvariantLinearGivesBitwiseTheSameRowForAnyM) {
+  std::mt19937 rng(19);
+  backend_.set_batch_invariant(true);
+  for (DType dtype : kDTypes) {
+    // 600 x 300: split over both threads; 97 x 130: one range, odd widths (tails).
+    for (auto [out, in] : {std::pair<int64_t, int64_t>{600, 300}, {97, 130}}) {
+      const HostWeight w = MakeWeight(dtype, out, in, rng);
+      const int64_t ldx = in + 1;
+      const auto probe = RandomVector(in, rng);
+      std::vector<float> alone(static_cast<size_t>(out));
+      backend_.Linear(probe.data(), 1, in, w.ref, alone.data(), out, false);
+      for (int64_t m : {1, 7, 33, 100}) {
+        for (int64_t row : {int64_t{0}, m / 2, m - 1}) {
+          const auto x = BatchWith(probe, m, ldx, row, rng);
+          std::vector<float> y(static_cast<size_t>(m * out));
+          backend_.Linear(x.data(), m, ldx, w.ref, y.data(), out, false);
+          ASSERT_EQ(std::memcmp(y.data() + row * out, alone.data(), alone.size() * 4), 0)
+              << backend_.name() << " " << DTypeName(dtype) << " " << out << "x" << in << " m=" << m
+              << " row " << row;
+          if (row == 0) {
+            std::vector<float> want(y.size());
+            LinearRef(x.data(), m, ldx, w.ref, want.data(), out, false);
+            ExpectClose(y.data(), out, want.data(), out, m, out, 2e-6 * in + 1e-6, 1e-5,
+                        "invariant Linear vs reference");
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(CpuBackendTest, RowOpsAreBitwiseTheSameAloneOrInABatch) {
+  std::mt19937 rng(20);
+  const int64_t m = 37, row = 21, dim = 200, ld = 208;  // rows 64-byte aligned alike
+  const auto probe = RandomVector(dim, rng, -3.0f, 3.0f);
+  const auto x = BatchWith(probe, m, ld, row, rng);
+  const auto weight = RandomVector(dim, rng, 0.5f, 1.5f);
+  const auto bias = RandomVector(dim, rng);
+  auto expect_row = [&](const std::vector<float>& batch, const std::vector<float>& alone,
+                        const char* what) {
+    EXPECT_EQ(std::memcmp(batch.data() + row * ld, alone.data(), dim * 4), 0) << what;
+  };
+  {
+    std::vector<float> yb(x.size()), ya(static_cast<size_t>(ld));
+    backend_.RmsNorm(x.data(), m, dim, ld, weight.data(), 1e-5f, yb.data(), ld);
+    backend_.RmsNorm(probe.data(), 1, dim, ld, weight.data(), 1e-5f, ya.data(), ld);
+    expect_row(yb, ya, "RmsNorm");
+    backend_.LayerNorm(x.data(), m, dim, ld, weight.data(), bias.data(), 1e-5f, yb.data(), ld);
+    backend_.LayerNorm(probe.data(), 1, dim, ld, weight.data(), bias.data(), 1e-5f, ya.data(), ld);
+    expect_row(yb, ya, "LayerNorm");
+    backend_.SwiGlu(x.data(), ld, x.data() + 8, ld, m, 192, yb.data(), ld);
+    std::vector<float> up(probe.begin() + 8, probe.end());
+    backend_.SwiGlu(probe.data(), ld, up.data(), ld, 1, 192, ya.data(), ld);
+    EXPECT_EQ(std::memcmp(yb.data() + row * ld, ya.data(), 192 * 4), 0) << "SwiGlu";
+  }
+  {
+    // Rotary: 5 heads of 40 at a long position; the other rows at random positions.
+    std::vector<int32_t> pos(static_cast<size_t>(m));
+    for (auto& p : pos) p = static_cast<int32_t>(rng() % 5000);
+    std::vector<float> xb = x, xa = probe;
+    backend_.Rotary(xb.data(), m, ld, 5, 40, pos.data(), 10000.0f);
+    backend_.Rotary(xa.data(), 1, ld, 5, 40, &pos[row], 10000.0f);
+    expect_row(xb, xa, "Rotary");
+  }
+  {
+    // Attention: the probe row (sequence 1, position 120) among the rows of a prefill
+    // chunk of sequence 0 and decode rows of 1 and 2, over mixed-dtype pools.
+    const AttentionCase c = {4, 2, 64};
+    const std::vector<int32_t> lens = {200, 150, 80};
+    const TestKv t = MakePagedKv({DType::kF32, DType::kBF16, DType::kF16}, 16, 128, lens, rng);
+    FillKv(backend_, t, lens, 2.0f, rng);
+    std::vector<int32_t> seqs, pos;
+    for (int32_t p = 150; p < 200; ++p) {
+      seqs.push_back(0);
+      pos.push_back(p);
+    }
+    seqs.insert(seqs.begin() + 10, {1, 2});
+    pos.insert(pos.begin() + 10, {120, 79});
+    const int64_t rows = static_cast<int64_t>(seqs.size());
+    const auto q = RandomVector(rows * 256, rng, -2.0f, 2.0f);
+    std::vector<float> batch(static_cast<size_t>(rows * 256)), alone(256);
+    backend_.Attention(
+        MakeArgs(c, q.data(), 256, rows, seqs.data(), pos.data(), t.view(), batch.data(), 256));
+    backend_.Attention(
+        MakeArgs(c, q.data() + 10 * 256, 256, 1, &seqs[10], &pos[10], t.view(), alone.data(), 256));
+    EXPECT_EQ(std::memcmp(batch.data() + 10 * 256, alone.data(), 256 * 4), 0) << "Attention";
   }
 }
 

@@ -117,15 +117,16 @@ OracleModel::~OracleModel() {
   }
 }
 
-std::unique_ptr<kv::ContiguousKvCache> OracleModel::NewCache(int seqs) const {
-  auto cache = kv::ContiguousKvCache::Create(config_, seqs, config_.max_seq_len);
+std::unique_ptr<kv::ContiguousKvCache> OracleModel::NewCache(int seqs, DType dtype) const {
+  auto cache = kv::ContiguousKvCache::Create(
+      kv::ContiguousKvCacheConfig::FromModelConfig(config_, seqs, config_.max_seq_len, dtype));
   return cache.ok() ? std::move(cache).value() : nullptr;
 }
 
 absl::StatusOr<std::vector<float>> OracleModel::Prefill(const SequenceInput& in) {
   model::StepBatch batch;
-  batch.AddSequence(in.tokens, 0, 0, /*all_logits=*/true);
-  for (size_t i = 0; i < in.towers.size(); ++i) batch.rows[i].tower = in.towers[i];
+  const std::vector<uint8_t> towers(in.towers.begin(), in.towers.end());
+  batch.AddSequence(in.tokens, towers, 0, 0, /*all_logits=*/true);
   auto cache = NewCache(1);
   return model_->Forward(batch, cache.get());
 }

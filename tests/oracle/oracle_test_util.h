@@ -63,9 +63,10 @@ class OracleModel {
   const std::string& dir() const { return dir_; }
   const std::vector<NamedTensor>& tensors() const { return tensors_; }
   model::MotModel& model() { return *model_; }
+  backend::cpu::CpuBackend& backend() { return *backend_; }
 
-  // A fresh cache with `seqs` slots of config.max_seq_len.
-  std::unique_ptr<kv::ContiguousKvCache> NewCache(int seqs = 1) const;
+  // A fresh cache with `seqs` slots of config.max_seq_len, storing K/V in `dtype`.
+  std::unique_ptr<kv::ContiguousKvCache> NewCache(int seqs = 1, DType dtype = DType::kF32) const;
   // Prefill of the whole sequence in one step (slot 0 of a fresh cache), logits of all rows.
   absl::StatusOr<std::vector<float>> Prefill(const SequenceInput& in);
 

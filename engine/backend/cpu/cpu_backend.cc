@@ -50,6 +50,10 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
     }
     return;
   }
+  if (batch_invariant_) {
+    LinearInvariant(x, m, ldx, w, y, ldy, accumulate);
+    return;
+  }
   if (m <= kSmallM) {
     LinearSmall(x, m, ldx, w, y, ldy, accumulate);
     return;
@@ -80,6 +84,30 @@ void CpuBackend::LinearSmall(const float* x, int64_t m, int64_t ldx, const Weigh
   const Kernels* k = kernels_;
   pool_->ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end, int) {
     k->linear_small_m(x, m, ldx, w, begin, end, y, ldy, accumulate);
+  });
+}
+
+void CpuBackend::LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w,
+                                 float* y, int64_t ldy, bool accumulate) {
+  // Same thread split as LinearSmall (whole cache lines, >= 64 KiB of weights per range).
+  const int64_t row_bytes = w.cols * DTypeSize(w.dtype);
+  const int64_t line_rows = 64 / std::gcd<int64_t>(row_bytes, 64);
+  int64_t grain = std::lcm<int64_t>(16, line_rows);
+  const int64_t min_rows = (65536 + row_bytes - 1) / row_bytes;
+  grain *= (min_rows + grain - 1) / grain;
+  // A panel of output rows is read once from memory and then from cache for every chunk
+  // of input rows; with m <= chunk it is one pass, as LinearSmall.
+  const int64_t panel = std::max<int64_t>(16, (262144 / row_bytes) / 16 * 16);
+  const int64_t chunk = kernels_->invariant_max_m;
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end, int) {
+    for (int64_t p0 = begin; p0 < end; p0 += panel) {
+      const int64_t p1 = std::min(end, p0 + panel);
+      for (int64_t i = 0; i < m; i += chunk) {
+        k->linear_invariant(x + i * ldx, std::min(chunk, m - i), ldx, w, p0, p1, y + i * ldy, ldy,
+                            accumulate);
+      }
+    }
   });
 }
 
@@ -192,8 +220,10 @@ void CpuBackend::Embedding(const int32_t* ids, int64_t rows, const WeightRef& ta
 }
 
 void CpuBackend::StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
-                         const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) {
-  StoreKvRef(k, ldk, v, ldv, rows, seq, pos, kv);
+                         const kv::KvSlot* slots, const kv::KvLayerView& kv) {
+  // rows * kv_dim per layer: small next to the projections that made k and v, so it stays
+  // on this thread (ConvertFromF32 rounds to nearest even, as the contract asks).
+  StoreKvRef(k, ldk, v, ldv, rows, slots, kv);
 }
 
 void CpuBackend::Attention(const AttentionArgs& a) {

@@ -10,6 +10,11 @@
 // from every pool thread on its own range of output rows. Construction therefore sets
 // OpenBLAS to one thread per call (openblas_set_num_threads(1), a process-wide setting) so
 // that OpenBLAS's threads and the pool's never oversubscribe the cores.
+// Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
+// whatever m is (Kernels::linear_invariant over chunks of <= invariant_max_m rows, never
+// sgemm), so a sequence's logits are bitwise the same alone or batched with others. The
+// other ops are per-row invariant in either mode: a row's RmsNorm, LayerNorm, Rotary,
+// SwiGlu, Add and Attention never read another row (tests/backend checks it bitwise).
 // Thread rule: one caller at a time (Backend's rule); the pool must outlive the backend
 // and must not be used by anyone else while an op runs.
 #ifndef MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_
@@ -44,6 +49,11 @@ class CpuBackend final : public Backend {
   ~CpuBackend() override;
 
   IsaLevel isa() const { return isa_; }
+
+  // Turns the batch-invariant mode on or off (off at construction). Takes effect at the
+  // next op.
+  void set_batch_invariant(bool on) { batch_invariant_ = on; }
+  bool batch_invariant() const { return batch_invariant_; }
   std::string_view name() const override { return name_; }
 
   void Linear(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
@@ -59,7 +69,7 @@ class CpuBackend final : public Backend {
   void Embedding(const int32_t* ids, int64_t rows, const WeightRef& table, float* y,
                  int64_t ldy) override;
   void StoreKv(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
-               const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) override;
+               const kv::KvSlot* slots, const kv::KvLayerView& kv) override;
   void Attention(const AttentionArgs& args) override;
   void GatherRows(const float* src, int64_t lds, const int32_t* index, int64_t rows, int64_t cols,
                   float* dst, int64_t ldd) override;
@@ -69,6 +79,10 @@ class CpuBackend final : public Backend {
   // Linear for m <= kSmallM, split over output rows.
   void LinearSmall(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                    int64_t ldy, bool accumulate);
+  // Linear in the batch-invariant mode, any m: per thread, panels of output rows (about
+  // 256 KiB of weights, kept in cache) times chunks of <= invariant_max_m input rows.
+  void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                       int64_t ldy, bool accumulate);
   // Linear for larger m: OpenBLAS sgemm per thread over output-row ranges.
   void LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                    int64_t ldy, bool accumulate);
@@ -79,6 +93,7 @@ class CpuBackend final : public Backend {
   IsaLevel isa_;
   std::string name_;
   const Kernels* kernels_;
+  bool batch_invariant_ = false;
   std::vector<std::vector<float>> scratch_;  // one per pool thread
   std::vector<int64_t> attention_bounds_;    // per-thread (row, head) ranges of Attention
   // Rotary inverse frequencies theta^(-2i/head_dim), cached for the last (head_dim, theta).

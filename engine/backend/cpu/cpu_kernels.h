@@ -25,6 +25,13 @@ struct Kernels {
   void (*linear_small_m)(const float* x, int64_t m, int64_t ldx, const WeightRef& w,
                          int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate);
 
+  // As linear_small_m, but every row's dot products are summed in one order whatever m is
+  // (a fixed unroll), so a row's output does not depend on the rows beside it: the
+  // batch-invariant mode. REQUIRES: 1 <= m <= invariant_max_m.
+  void (*linear_invariant)(const float* x, int64_t m, int64_t ldx, const WeightRef& w,
+                           int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate);
+  int64_t invariant_max_m;
+
   // dst[(r - r_begin) * w.cols + c] = w[r, c] as f32, for r in [r_begin, r_end).
   void (*convert_rows)(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst);
 

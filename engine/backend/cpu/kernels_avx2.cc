@@ -82,11 +82,9 @@ inline void LinearRow(const float* x, int64_t ldx, const char* w, int64_t cols, 
   }
 }
 
-template <DType T, int M>
+template <DType T, int M, int U>
 void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begin, int64_t o_end,
                  float* y, int64_t ldy, bool accumulate) {
-  // M * U accumulators + U weights + 1 x within the 16 ymm registers.
-  constexpr int U = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
   const char* base = static_cast<const char*>(w.data);
   for (int64_t o = o_begin; o < o_end; ++o) {
     LinearRow<T, M, U>(x, ldx, base, w.cols, o, y, ldy, accumulate);
@@ -96,8 +94,29 @@ void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begi
 void LinearSmallM(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
                   int64_t o_end, float* y, int64_t ldy, bool accumulate) {
   VisitDType(w.dtype, [&]<DType T>() {
-    VisitRowCount(
-        m, [&]<int M>() { LinearRowsM<T, M>(x, ldx, w, o_begin, o_end, y, ldy, accumulate); });
+    VisitRowCount(m, [&]<int M>() {
+      // M * U accumulators + U weights + 1 x within the 16 ymm registers.
+      constexpr int U = M <= 2 ? 4 : (M <= 4 ? 2 : 1);
+      LinearRowsM<T, M, U>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    });
+  });
+}
+
+// U = 2 for every M <= 4 (4 x 2 + 2 + 1 of 16 registers): a row's sum order is then the same
+// whatever the number of rows. The caller splits larger m into chunks of <= 4 rows.
+void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
+                     int64_t o_end, float* y, int64_t ldy, bool accumulate) {
+  VisitDType(w.dtype, [&]<DType T>() {
+    switch (m) {
+      case 1:
+        return LinearRowsM<T, 1, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+      case 2:
+        return LinearRowsM<T, 2, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+      case 3:
+        return LinearRowsM<T, 3, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+      default:
+        return LinearRowsM<T, 4, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    }
   });
 }
 
@@ -114,17 +133,51 @@ void ConvertRows(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst)
   VisitDType(w.dtype, [&]<DType T>() { ConvertRowsSimd<T>(w, r_begin, r_end, dst); });
 }
 
+// Attention's inner loops with 8-wide loads (f16 by vcvtph2ps, bf16 by a shift) and two
+// accumulators for the dot product. For f32 this measured 0-25% faster than the portable
+// `omp simd` loops (1024-2048 positions, head_dim 64, one thread, min CPU time).
+struct Avx2AttentionOps {
+  template <DType T>
+  static float Dot(const float* q, const char* k, int32_t hd) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int32_t d = 0;
+    for (; d + 16 <= hd; d += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<T>(k, d), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), Load8<T>(k, d + 8), a1);
+    }
+    for (; d + 8 <= hd; d += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<T>(k, d), a0);
+    float dot = HorizontalSum(_mm256_add_ps(a0, a1));
+    for (; d < hd; ++d) dot += q[d] * LoadAs<T>(k, d);
+    return dot;
+  }
+  template <DType T>
+  static void Axpy(float w, const char* v, int32_t hd, float* acc) {
+    const __m256 wv = _mm256_set1_ps(w);
+    int32_t d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      _mm256_storeu_ps(acc + d, _mm256_fmadd_ps(wv, Load8<T>(v, d), _mm256_loadu_ps(acc + d)));
+    }
+    for (; d < hd; ++d) acc[d] += w * LoadAs<T>(v, d);
+  }
+};
+
+void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
+  AttentionPairsWith<Avx2AttentionOps>(a, begin, end, scratch);
+}
+
 }  // namespace
 
 const Kernels kAvx2Kernels = {
     .level = IsaLevel::kAvx2,
     .linear_small_m = LinearSmallM,
+    .linear_invariant = LinearInvariant,
+    .invariant_max_m = 4,
     .convert_rows = ConvertRows,
     .rms_norm_rows = RmsNormRowsGeneric,
     .layer_norm_rows = LayerNormRowsGeneric,
     .swiglu_rows = SwiGluRowsGeneric,
     .add_rows = AddRowsGeneric,
-    .attention_pairs = AttentionPairsGeneric,
+    .attention_pairs = AttentionPairs,
 };
 
 }  // namespace mot::backend::cpu

@@ -100,11 +100,9 @@ inline void LinearRow(const float* x, int64_t ldx, const char* w, int64_t cols, 
   }
 }
 
-template <DType T, int M>
+template <DType T, int M, int U>
 void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begin, int64_t o_end,
                  float* y, int64_t ldy, bool accumulate) {
-  // M * U accumulators (of 32 zmm registers): at least 4 independent FMA chains.
-  constexpr int U = M <= 2 ? 4 : 2;
   const char* base = static_cast<const char*>(w.data);
   for (int64_t o = o_begin; o < o_end; ++o) {
     LinearRow<T, M, U>(x, ldx, base, w.cols, o, y, ldy, accumulate);
@@ -114,8 +112,21 @@ void LinearRowsM(const float* x, int64_t ldx, const WeightRef& w, int64_t o_begi
 void LinearSmallM(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
                   int64_t o_end, float* y, int64_t ldy, bool accumulate) {
   VisitDType(w.dtype, [&]<DType T>() {
+    VisitRowCount(m, [&]<int M>() {
+      // M * U accumulators (of 32 zmm registers): at least 4 independent FMA chains.
+      constexpr int U = M <= 2 ? 4 : 2;
+      LinearRowsM<T, M, U>(x, ldx, w, o_begin, o_end, y, ldy, accumulate);
+    });
+  });
+}
+
+// U = 2 for every M: a row's sum order (U interleaved accumulators, then their sum, then
+// one reduce) is then the same whatever the number of rows; 8 x 2 + 2 + 1 of 32 registers.
+void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w, int64_t o_begin,
+                     int64_t o_end, float* y, int64_t ldy, bool accumulate) {
+  VisitDType(w.dtype, [&]<DType T>() {
     VisitRowCount(
-        m, [&]<int M>() { LinearRowsM<T, M>(x, ldx, w, o_begin, o_end, y, ldy, accumulate); });
+        m, [&]<int M>() { LinearRowsM<T, M, 2>(x, ldx, w, o_begin, o_end, y, ldy, accumulate); });
   });
 }
 
@@ -149,9 +160,65 @@ inline __m128 Reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
+// One run of `cnt` positions (ForEachKvRun) of one (row, head) for head_dim = 16 * NV:
+// keys/values of dtype T at k/v, `step` bytes apart; qv is the scaled query. Updates the
+// online softmax state (running max, sum, accumulator) as AttentionPairsWith does.
+template <int NV, DType T>
+inline void AttendRun(const __m512* qv, const char* k, const char* v, int64_t step, int32_t cnt,
+                      float* s, float& running_max, float& running_sum, __m512* acc) {
+  int32_t j = 0;
+  for (; j + 4 <= cnt; j += 4) {
+    const char* k0 = k + j * step;
+    const char* k1 = k0 + step;
+    const char* k2 = k1 + step;
+    const char* k3 = k2 + step;
+    __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps(), d2 = _mm512_setzero_ps(),
+           d3 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) {
+      d0 = _mm512_fmadd_ps(qv[u], Load16<T>(k0, 16 * u), d0);
+      d1 = _mm512_fmadd_ps(qv[u], Load16<T>(k1, 16 * u), d1);
+      d2 = _mm512_fmadd_ps(qv[u], Load16<T>(k2, 16 * u), d2);
+      d3 = _mm512_fmadd_ps(qv[u], Load16<T>(k3, 16 * u), d3);
+    }
+    _mm_storeu_ps(s + j, Reduce4(d0, d1, d2, d3));
+  }
+  for (; j < cnt; ++j) {
+    const char* k0 = k + j * step;
+    __m512 d0 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) d0 = _mm512_fmadd_ps(qv[u], Load16<T>(k0, 16 * u), d0);
+    s[j] = _mm512_reduce_add_ps(d0);
+  }
+  float chunk_max = -INFINITY;
+  for (int32_t i = 0; i < cnt; ++i) chunk_max = s[i] > chunk_max ? s[i] : chunk_max;
+  if (chunk_max > running_max) {
+    const float corr = running_max == -INFINITY ? 0.0f : ExpF(running_max - chunk_max);
+    running_sum *= corr;
+    const __m512 c = _mm512_set1_ps(corr);
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) acc[u] = _mm512_mul_ps(acc[u], c);
+    running_max = chunk_max;
+  }
+  float chunk_sum = 0.0f;
+  const float m = running_max;
+#pragma omp simd reduction(+ : chunk_sum)
+  for (int32_t i = 0; i < cnt; ++i) {
+    s[i] = ExpF(s[i] - m);
+    chunk_sum += s[i];
+  }
+  running_sum += chunk_sum;
+  for (int32_t i = 0; i < cnt; ++i) {
+    const char* vp = v + i * step;
+    const __m512 w = _mm512_set1_ps(s[i]);
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) acc[u] = _mm512_fmadd_ps(w, Load16<T>(vp, 16 * u), acc[u]);
+  }
+}
+
 // Attention for head_dim = 16 * NV: the scaled query and the output accumulator stay in
-// registers; scores of four positions are reduced together. Same online softmax as
-// AttentionPairsGeneric (kernels_body.inc).
+// registers; scores of four positions are reduced together. Same online softmax and runs
+// as AttentionPairsWith (kernels_body.inc).
 template <int NV>
 void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
   const int32_t group = a.n_heads / a.n_kv_heads;
@@ -163,75 +230,60 @@ void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* 
     const int32_t h = static_cast<int32_t>(idx % a.n_heads);
     const float* q = a.q + r * a.ldq + static_cast<int64_t>(h) * kHd;
     const int64_t kv_off = static_cast<int64_t>(h / group) * kHd;
-    const int32_t seq = a.seq[r];
-    const int32_t n_pos = a.pos[r] + 1;
     __m512 qv[NV];
     __m512 acc[NV];
 #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) {
-      qv[v] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * v), scale);
-      acc[v] = _mm512_setzero_ps();
+    for (int u = 0; u < NV; ++u) {
+      qv[u] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * u), scale);
+      acc[u] = _mm512_setzero_ps();
     }
     float running_max = -INFINITY;
     float running_sum = 0.0f;
-    for (int32_t p0 = 0; p0 < n_pos; p0 += static_cast<int32_t>(kAttentionChunk)) {
-      const int32_t cnt = std::min<int32_t>(static_cast<int32_t>(kAttentionChunk), n_pos - p0);
-      int32_t j = 0;
-      for (; j + 4 <= cnt; j += 4) {
-        const float* k0 = a.kv.KeyAt(seq, p0 + j) + kv_off;
-        const float* k1 = a.kv.KeyAt(seq, p0 + j + 1) + kv_off;
-        const float* k2 = a.kv.KeyAt(seq, p0 + j + 2) + kv_off;
-        const float* k3 = a.kv.KeyAt(seq, p0 + j + 3) + kv_off;
-        __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps(), d2 = _mm512_setzero_ps(),
-               d3 = _mm512_setzero_ps();
-#pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) {
-          d0 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k0 + 16 * v), d0);
-          d1 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k1 + 16 * v), d1);
-          d2 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k2 + 16 * v), d2);
-          d3 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k3 + 16 * v), d3);
-        }
-        _mm_storeu_ps(s + j, Reduce4(d0, d1, d2, d3));
-      }
-      for (; j < cnt; ++j) {
-        const float* k0 = a.kv.KeyAt(seq, p0 + j) + kv_off;
-        __m512 d0 = _mm512_setzero_ps();
-#pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) d0 = _mm512_fmadd_ps(qv[v], _mm512_loadu_ps(k0 + 16 * v), d0);
-        s[j] = _mm512_reduce_add_ps(d0);
-      }
-      float chunk_max = -INFINITY;
-      for (int32_t i = 0; i < cnt; ++i) chunk_max = s[i] > chunk_max ? s[i] : chunk_max;
-      if (chunk_max > running_max) {
-        const float corr = running_max == -INFINITY ? 0.0f : ExpF(running_max - chunk_max);
-        running_sum *= corr;
-        const __m512 c = _mm512_set1_ps(corr);
-#pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v) acc[v] = _mm512_mul_ps(acc[v], c);
-        running_max = chunk_max;
-      }
-      float chunk_sum = 0.0f;
-      const float m = running_max;
-#pragma omp simd reduction(+ : chunk_sum)
-      for (int32_t i = 0; i < cnt; ++i) {
-        s[i] = ExpF(s[i] - m);
-        chunk_sum += s[i];
-      }
-      running_sum += chunk_sum;
-      for (int32_t i = 0; i < cnt; ++i) {
-        const float* vp = a.kv.ValueAt(seq, p0 + i) + kv_off;
-        const __m512 w = _mm512_set1_ps(s[i]);
-#pragma GCC unroll 16
-        for (int v = 0; v < NV; ++v)
-          acc[v] = _mm512_fmadd_ps(w, _mm512_loadu_ps(vp + 16 * v), acc[v]);
-      }
-    }
+    ForEachKvRun(a.kv, a.seq[r], a.pos[r] + 1, kv_off,
+                 [&](DType dtype, const char* k, const char* v, int32_t cnt) {
+                   VisitDType(dtype, [&]<DType T>() {
+                     AttendRun<NV, T>(qv, k, v, a.kv.kv_dim * DTypeSize(T), cnt, s, running_max,
+                                      running_sum, acc);
+                   });
+                 });
     float* out = a.out + r * a.ldo + static_cast<int64_t>(h) * kHd;
     const __m512 inv = _mm512_set1_ps(1.0f / running_sum);
 #pragma GCC unroll 16
-    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(acc[v], inv));
+    for (int u = 0; u < NV; ++u) _mm512_storeu_ps(out + 16 * u, _mm512_mul_ps(acc[u], inv));
   }
 }
+
+// Attention's inner loops for other head sizes, with 16-wide (masked) loads of every
+// dtype (the portable LoadAs<kF16> would call F16ToF32 per element).
+struct Avx512AttentionOps {
+  template <DType T>
+  static float Dot(const float* q, const char* k, int32_t hd) {
+    __m512 acc = _mm512_setzero_ps();
+    int32_t d = 0;
+    for (; d + 16 <= hd; d += 16) {
+      acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), Load16<T>(k, d), acc);
+    }
+    if (d < hd) {
+      const __mmask16 mask = static_cast<__mmask16>((1u << (hd - d)) - 1u);
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, q + d), Load16Masked<T>(k, d, mask), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+  }
+  template <DType T>
+  static void Axpy(float w, const char* v, int32_t hd, float* acc) {
+    const __m512 wv = _mm512_set1_ps(w);
+    int32_t d = 0;
+    for (; d + 16 <= hd; d += 16) {
+      _mm512_storeu_ps(acc + d, _mm512_fmadd_ps(wv, Load16<T>(v, d), _mm512_loadu_ps(acc + d)));
+    }
+    if (d < hd) {
+      const __mmask16 mask = static_cast<__mmask16>((1u << (hd - d)) - 1u);
+      _mm512_mask_storeu_ps(
+          acc + d, mask,
+          _mm512_fmadd_ps(wv, Load16Masked<T>(v, d, mask), _mm512_maskz_loadu_ps(mask, acc + d)));
+    }
+  }
+};
 
 void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
   switch (a.head_dim) {
@@ -240,7 +292,7 @@ void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* s
     case 128:
       return AttentionPairsT<8>(a, begin, end, scratch);
     default:
-      return AttentionPairsGeneric(a, begin, end, scratch);
+      return AttentionPairsWith<Avx512AttentionOps>(a, begin, end, scratch);
   }
 }
 
@@ -249,6 +301,8 @@ void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* s
 const Kernels kAvx512Kernels = {
     .level = IsaLevel::kAvx512,
     .linear_small_m = LinearSmallM,
+    .linear_invariant = LinearInvariant,
+    .invariant_max_m = 8,
     .convert_rows = ConvertRows,
     .rms_norm_rows = RmsNormRowsGeneric,
     .layer_norm_rows = LayerNormRowsGeneric,

@@ -42,7 +42,10 @@ void LinearSmallM(const float* x, int64_t m, int64_t ldx, const WeightRef& w, in
 
 const Kernels kScalarKernels = {
     .level = IsaLevel::kScalar,
+    // Each (row, output) dot is the same loop whatever m is: invariant as it is.
     .linear_small_m = LinearSmallM,
+    .linear_invariant = LinearSmallM,
+    .invariant_max_m = 8,
     .convert_rows = ConvertRowsGeneric,
     .rms_norm_rows = RmsNormRowsGeneric,
     .layer_norm_rows = LayerNormRowsGeneric,

@@ -108,27 +108,47 @@ void EmbeddingRef(const int32_t* ids, int64_t rows, const WeightRef& table, floa
 }
 
 void StoreKvRef(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
-                const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv) {
+                const kv::KvSlot* slots, const kv::KvLayerView& kv) {
   for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(kv.KeyAt(seq[r], pos[r]), k + r * ldk, static_cast<size_t>(kv.kv_dim) * 4);
-    std::memcpy(kv.ValueAt(seq[r], pos[r]), v + r * ldv, static_cast<size_t>(kv.kv_dim) * 4);
+    const DType t = kv.pools[slots[r].pool].dtype;
+    ConvertFromF32(k + r * ldk, kv.kv_dim, t, kv.KeyAt(slots[r]));
+    ConvertFromF32(v + r * ldv, kv.kv_dim, t, kv.ValueAt(slots[r]));
   }
 }
 
 void AttentionRef(const AttentionArgs& a) {
   const int32_t group = a.n_heads / a.n_kv_heads;
+  const kv::KvLayerView& kv = a.kv;
+  // Where each position 0..pos[r] of the row's sequence lives, from its entries in order.
+  struct Loc {
+    const void* k;
+    const void* v;
+    DType dtype;
+  };
+  std::vector<Loc> locs;
   std::vector<double> scores;
   for (int64_t r = 0; r < a.rows; ++r) {
     const int32_t n_pos = a.pos[r] + 1;
+    locs.clear();
+    for (int32_t e = kv.seq_entry_begin[a.seq[r]];
+         e < kv.seq_entry_begin[a.seq[r] + 1] && static_cast<int32_t>(locs.size()) < n_pos; ++e) {
+      const kv::KvBlockEntry& entry = kv.entries[e];
+      for (int32_t j = 0; j < entry.num_pos && static_cast<int32_t>(locs.size()) < n_pos; ++j) {
+        const kv::KvSlot slot{entry.pool, entry.block * kv.block_size + j};
+        locs.push_back({kv.KeyAt(slot), kv.ValueAt(slot), kv.pools[entry.pool].dtype});
+      }
+    }
     scores.resize(static_cast<size_t>(n_pos));
     for (int32_t h = 0; h < a.n_heads; ++h) {
       const float* q = a.q + r * a.ldq + static_cast<int64_t>(h) * a.head_dim;
       const int64_t kv_off = static_cast<int64_t>(h / group) * a.head_dim;
       double max_score = -INFINITY;
       for (int32_t p = 0; p < n_pos; ++p) {
-        const float* key = a.kv.KeyAt(a.seq[r], p) + kv_off;
+        const Loc& l = locs[static_cast<size_t>(p)];
         double dot = 0.0;
-        for (int32_t d = 0; d < a.head_dim; ++d) dot += static_cast<double>(q[d]) * key[d];
+        for (int32_t d = 0; d < a.head_dim; ++d) {
+          dot += static_cast<double>(q[d]) * LoadWeight(l.k, l.dtype, kv_off + d);
+        }
         scores[static_cast<size_t>(p)] = dot * a.scale;
         max_score = std::max(max_score, dot * a.scale);
       }
@@ -141,7 +161,8 @@ void AttentionRef(const AttentionArgs& a) {
       for (int32_t d = 0; d < a.head_dim; ++d) {
         double acc = 0.0;
         for (int32_t p = 0; p < n_pos; ++p) {
-          acc += scores[static_cast<size_t>(p)] * a.kv.ValueAt(a.seq[r], p)[kv_off + d];
+          const Loc& l = locs[static_cast<size_t>(p)];
+          acc += scores[static_cast<size_t>(p)] * LoadWeight(l.v, l.dtype, kv_off + d);
         }
         out[d] = static_cast<float>(acc / denom);
       }

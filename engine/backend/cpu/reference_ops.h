@@ -30,7 +30,7 @@ void SwiGluRef(const float* gate, int64_t ldg, const float* up, int64_t ldu, int
                int64_t n, float* out, int64_t ldo);
 void EmbeddingRef(const int32_t* ids, int64_t rows, const WeightRef& table, float* y, int64_t ldy);
 void StoreKvRef(const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t rows,
-                const int32_t* seq, const int32_t* pos, const kv::KvLayerView& kv);
+                const kv::KvSlot* slots, const kv::KvLayerView& kv);
 void AttentionRef(const AttentionArgs& args);
 void GatherRowsRef(const float* src, int64_t lds, const int32_t* index, int64_t rows, int64_t cols,
                    float* dst, int64_t ldd);
