@@ -19,7 +19,7 @@ PACKAGES=(
   libstb-dev libsndfile1-dev libsoxr-dev libkissfft-dev
   libopenblas-dev libopenblas0-openmp
   clang libclang-rt-14-dev
-  python3 python3-venv python3-pip python3-numpy python3-torch
+  python3 python3-venv python3-pip python3-numpy python3-torch python3-matplotlib
   espeak-ng sox
 )
 

@@ -9,16 +9,22 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/backend/cpu/cpu_backend.h"
+#include "engine/core/dtype.h"
 #include "engine/core/status_macros.h"
 #include "engine/core/thread_pool.h"
 #include "engine/engine.h"
@@ -54,6 +60,14 @@ ABSL_FLAG(int32_t, max_stop_strings, 16, "Most stop strings per request");
 // Engine.
 ABSL_FLAG(int64_t, kv_budget_mb, 256, "KV cache size over all modality pools, MiB");
 ABSL_FLAG(int32_t, block_size, 16, "KV positions per block");
+ABSL_FLAG(std::vector<std::string>, kv_dtype, {},
+          "K/V storage dtype (f32, bf16, f16): one for every modality pool, or one per tower "
+          "in the checkpoint's modality order; empty: f32");
+ABSL_FLAG(std::vector<std::string>, kv_pool_shares, {},
+          "Shares of --kv_budget_mb per modality pool, one per tower; empty: equal");
+ABSL_FLAG(bool, batch_invariant, false,
+          "Sum every row in one order whatever the batch, so a request's tokens do not depend "
+          "on what it is batched with (slower prefill)");
 ABSL_FLAG(int32_t, max_running, 64, "Most sequences decoded together");
 ABSL_FLAG(int32_t, max_queue, 1024, "Most requests waiting; beyond it RESOURCE_EXHAUSTED");
 ABSL_FLAG(int32_t, max_step_tokens, 256, "Rows (prefill + decode) per engine step");
@@ -195,6 +209,41 @@ int Main() {
   eo.max_step_tokens = absl::GetFlag(FLAGS_max_step_tokens);
   eo.prefix_caching = absl::GetFlag(FLAGS_prefix_caching);
   eo.encode_threads = absl::GetFlag(FLAGS_encode_threads);
+  backend.set_batch_invariant(absl::GetFlag(FLAGS_batch_invariant));
+  const size_t towers = ckpt->config().modalities.size();
+  const std::vector<std::string> kv_dtypes = absl::GetFlag(FLAGS_kv_dtype);
+  if (!kv_dtypes.empty() && kv_dtypes.size() != 1 && kv_dtypes.size() != towers) {
+    std::fprintf(stderr,
+                 "mot-server: --kv_dtype has %zu entries; give one, or one per tower (%zu)\n",
+                 kv_dtypes.size(), towers);
+    return 1;
+  }
+  for (size_t i = 0; i < (kv_dtypes.empty() ? 0 : towers); ++i) {
+    const std::string& name = kv_dtypes[kv_dtypes.size() == 1 ? 0 : i];
+    const std::optional<DType> dt = ParseDType(absl::AsciiStrToUpper(name));
+    if (!dt.has_value()) {
+      std::fprintf(stderr, "mot-server: --kv_dtype: unknown dtype \"%s\" (f32, bf16, f16)\n",
+                   name.c_str());
+      return 1;
+    }
+    eo.pool_dtypes.push_back(*dt);
+  }
+  const std::vector<std::string> shares = absl::GetFlag(FLAGS_kv_pool_shares);
+  if (!shares.empty() && shares.size() != towers) {
+    std::fprintf(stderr,
+                 "mot-server: --kv_pool_shares has %zu entries; the checkpoint has %zu towers\n",
+                 shares.size(), towers);
+    return 1;
+  }
+  for (const std::string& share : shares) {
+    double v = 0;
+    if (!absl::SimpleAtod(share, &v) || !(v > 0)) {
+      std::fprintf(stderr, "mot-server: --kv_pool_shares: \"%s\" is not a positive number\n",
+                   share.c_str());
+      return 1;
+    }
+    eo.pool_shares.push_back(v);
+  }
   absl::StatusOr<std::unique_ptr<engine::Engine>> engine =
       engine::Engine::Create(eo, &*ckpt, &backend);
   if (!engine.ok()) {

@@ -274,7 +274,8 @@ Subcommand TokenizersCommand() {
 }
 
 std::vector<Subcommand> AllSubcommands() {
-  return {DataCommand(), TokenizersCommand()};
+  return {DataCommand(), TokenizersCommand(), TrainCommand(),
+          EvalCommand(), CompareCommand(),    DefaultModelCommand()};
 }
 
 }  // namespace mot::trainer

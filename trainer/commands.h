@@ -17,6 +17,11 @@ namespace mot::trainer {
 
 Subcommand DataCommand();
 Subcommand TokenizersCommand();
+// Defined in train_commands.cc.
+Subcommand TrainCommand();
+Subcommand EvalCommand();
+Subcommand CompareCommand();
+Subcommand DefaultModelCommand();
 
 // Every subcommand, in the order `mot-train --help` lists them.
 std::vector<Subcommand> AllSubcommands();

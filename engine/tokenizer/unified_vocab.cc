@@ -67,7 +67,9 @@ absl::StatusOr<UnifiedVocab> UnifiedVocab::Create(const MotConfig& config) {
   auto modality_range = [&](absl::string_view name, Range* range, uint8_t* tower) -> absl::Status {
     const VocabRange* r = FindRange(config, name);
     if (r == nullptr) return absl::OkStatus();
-    if (config.modalities[static_cast<size_t>(r->tower)] != name) {
+    // A dense model (one tower) maps every range to tower 0: the baseline MoT is compared
+    // against has the same vocabulary and a single set of weights.
+    if (config.num_towers() > 1 && config.modalities[static_cast<size_t>(r->tower)] != name) {
       return absl::InvalidArgumentError(absl::StrCat("vocab_ranges: range ", name,
                                                      " must map to the modality named ", name,
                                                      ", got ", config.modalities[r->tower]));

@@ -35,8 +35,9 @@ class UnifiedVocab {
  public:
   // Validates that the config has "special" and "text" ranges, that "special" starts at 0 and
   // holds exactly config.special_tokens (the required seven first, in order), and that
-  // "image"/"audio" ranges, when present, map to towers named "image"/"audio".
-  // InvalidArgument naming the field otherwise.
+  // "image"/"audio" ranges, when present, map to towers named "image"/"audio" (a dense model,
+  // one tower, maps every range to tower 0 whatever its name). InvalidArgument naming the
+  // field otherwise.
   static absl::StatusOr<UnifiedVocab> Create(const MotConfig& config);
 
   int32_t size() const { return static_cast<int32_t>(tower_of_.size()); }

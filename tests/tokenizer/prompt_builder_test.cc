@@ -258,6 +258,28 @@ TEST(UnifiedVocabTest, RejectsVocabulariesWithoutTheRequiredSpecials) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\"special\"")));
 }
 
+TEST(UnifiedVocabTest, DenseModelMapsEveryRangeToTowerZero) {
+  // The dense baseline: one tower, so image and audio codes share it with text.
+  MotConfig c = ConfigFor(300, 8, 32);
+  c.modalities = {"text"};
+  for (VocabRange& r : c.vocab_ranges) r.tower = 0;
+  ASSERT_THAT(ValidateMotConfig(c), IsOk());
+  absl::StatusOr<UnifiedVocab> v = UnifiedVocab::Create(c);
+  ASSERT_THAT(v, IsOk());
+  EXPECT_EQ(v->num_towers(), 1);
+  EXPECT_TRUE(v->has_image());
+  EXPECT_TRUE(v->has_audio());
+  EXPECT_EQ(v->image_tower(), 0);
+  EXPECT_EQ(v->audio_tower(), 0);
+  EXPECT_EQ(v->TowerOf(v->ImageCodeToId(3)), 0);
+  EXPECT_EQ(v->TowerOf(v->AudioCodeToId(31)), 0);
+  // With several towers the names still have to agree.
+  c = ConfigFor(300, 8, 32);
+  c.modalities = {"text", "audio", "image"};
+  EXPECT_THAT(UnifiedVocab::Create(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("range image")));
+}
+
 TEST(PromptBuilderCreateTest, RejectsTokenizersThatDoNotFitTheVocabulary) {
   auto text = SmallText();
   const int32_t text_vocab = text->vocab_size();

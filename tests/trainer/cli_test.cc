@@ -64,9 +64,12 @@ TEST(CliTest, HelpListsOnlyTheSubcommandsFlags) {
   const std::string program = ProgramHelp("mot-train", all);
   EXPECT_THAT(program, HasSubstr("data"));
   EXPECT_THAT(program, HasSubstr("tokenizers"));
-  const std::string tokenizers_help = SubcommandHelp("mot-train", TokenizersCommand());
-  EXPECT_THAT(tokenizers_help, HasSubstr("--text_vocab"));
-  EXPECT_THAT(tokenizers_help, Not(HasSubstr("--speech_scenes")));
+  for (const char* name : {"train", "eval", "compare", "default-model"}) {
+    EXPECT_THAT(program, HasSubstr(name));
+  }
+  const std::string train_help = SubcommandHelp("mot-train", TrainCommand());
+  EXPECT_THAT(train_help, HasSubstr("--resume"));
+  EXPECT_THAT(train_help, Not(HasSubstr("--speech_scenes")));
 }
 
 TEST(CliTest, RunCliExitsTwoOnUsageErrorsAndOneOnFailures) {
