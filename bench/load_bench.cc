@@ -281,8 +281,8 @@ int Main() {
   const int64_t rss_before = RssKiB(pid);
   std::printf(
       "| streams | side | requests | tok/s | served / in-process | TTFT p50 ms | TTFT p99 ms "
-      "| ITL p50 ms | ITL p99 ms | errors |\n");
-  std::printf("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+      "| ITL p50 ms | ITL p99 ms | errors | server RSS MiB |\n");
+  std::printf("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   int failures = 0;
   const auto span =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -291,6 +291,7 @@ int Main() {
     Clock::time_point t0 = Clock::now();
     RunServed(*stub, n, t0 + span, new_tokens, eos, text, &served);
     const double served_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const int64_t level_rss = RssKiB(pid);  // the server's memory right after its side
     double local_s = 0;
     if (eng != nullptr) {
       t0 = Clock::now();
@@ -299,18 +300,20 @@ int Main() {
     }
     const double served_rate = static_cast<double>(served.tokens) / served_s;
     const double local_rate = local_s > 0 ? static_cast<double>(local.tokens) / local_s : 0;
-    auto row = [&](const char* side, Sample& s, double rate, const std::string& ratio) {
-      std::printf("| %d | %s | %lld | %.1f | %s | %.1f | %.1f | %.2f | %.2f | %lld |\n", n, side,
-                  static_cast<long long>(s.requests), rate, ratio.c_str(),
+    auto row = [&](const char* side, Sample& s, double rate, const std::string& ratio,
+                   const std::string& rss) {
+      std::printf("| %d | %s | %lld | %.1f | %s | %.1f | %.1f | %.2f | %.2f | %lld | %s |\n", n,
+                  side, static_cast<long long>(s.requests), rate, ratio.c_str(),
                   Percentile(s.ttft_ms, 0.5), Percentile(s.ttft_ms, 0.99),
                   Percentile(s.itl_ms, 0.5), Percentile(s.itl_ms, 0.99),
-                  static_cast<long long>(s.errors));
+                  static_cast<long long>(s.errors), rss.c_str());
       if (s.errors > 0)
         std::fprintf(stderr, "load_bench: %s, %d streams: %s\n", side, n, s.first_error.c_str());
     };
     row("served (gRPC)", served, served_rate,
-        local_rate > 0 ? absl::StrFormat("%.2f", served_rate / local_rate) : std::string("-"));
-    if (eng != nullptr) row("in-process", local, local_rate, "1");
+        local_rate > 0 ? absl::StrFormat("%.2f", served_rate / local_rate) : std::string("-"),
+        level_rss >= 0 ? absl::StrFormat("%.1f", level_rss / 1024.0) : std::string("-"));
+    if (eng != nullptr) row("in-process", local, local_rate, "1", "-");
     std::fflush(stdout);
     failures += served.errors > 0 || served.requests == 0;
   }

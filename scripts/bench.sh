@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job until the server lands: set up, build, and measure the engine. Prints one
+# The benchmarks: set up, build, and measure the engine. Prints one
 # Markdown table per harness (model decode/prefill vs the bandwidth bound and PyTorch,
 # backend Linear vs bandwidth and OpenBLAS, BPE encode vs Hugging Face tokenizers).
 #   scripts/bench.sh            the standard tables (a few minutes on 2 cores)

@@ -37,7 +37,10 @@ def handle(ev, out_dir):
     if isinstance(ev, TextDelta):
         print(ev.text, end="", flush=True)
     elif isinstance(ev, ImageProgress):
-        print(f"\rimage {ev.index}: {ev.codes_done}/{ev.total_codes}", end="", file=sys.stderr)
+        # A live counter on a terminal; in a log, only the last line.
+        if sys.stderr.isatty() or ev.codes_done == ev.total_codes:
+            print(f"\rimage {ev.index}: {ev.codes_done}/{ev.total_codes} codes", end="",
+                  file=sys.stderr)
     elif isinstance(ev, GeneratedImage):
         path = os.path.join(out_dir, f"image-{ev.index}.png")
         with open(path, "wb") as f:
@@ -71,6 +74,7 @@ def main():
     p.add_argument("--out-dir", default=".")
     p.add_argument("--use-async", action="store_true")
     a = p.parse_args()
+    os.makedirs(a.out_dir, exist_ok=True)
     kwargs = dict(modalities=a.modalities.split(","), force_image=a.force_image,
                   force_audio=a.force_audio, max_new_tokens=a.max_new_tokens,
                   temperature=a.temperature, seed=a.seed)
