@@ -128,7 +128,199 @@ double ShortestDouble(float f) {
   return std::strtod(buf, nullptr);
 }
 
+absl::Status CheckPositiveFloat(std::string_view field, float v) {
+  if (!std::isfinite(v) || !(v > 0.0f)) {
+    return FieldError(field, absl::StrCat("must be finite and > 0, got ", v));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRopeScaling(const RopeScaling& r) {
+  switch (r.type) {
+    case RopeScalingType::kNone:
+      return absl::OkStatus();
+    case RopeScalingType::kLinear:
+      return CheckPositiveFloat("rope_scaling.factor", r.factor);
+    case RopeScalingType::kLlama3:
+      MOT_RETURN_IF_ERROR(CheckPositiveFloat("rope_scaling.factor", r.factor));
+      MOT_RETURN_IF_ERROR(CheckPositiveFloat("rope_scaling.low_freq_factor", r.low_freq_factor));
+      MOT_RETURN_IF_ERROR(CheckPositiveFloat("rope_scaling.high_freq_factor", r.high_freq_factor));
+      if (!(r.high_freq_factor > r.low_freq_factor)) {
+        return FieldError("rope_scaling.high_freq_factor",
+                          absl::StrCat("must be > low_freq_factor=", r.low_freq_factor, ", got ",
+                                       r.high_freq_factor));
+      }
+      return CheckRange("rope_scaling.original_max_position_embeddings",
+                        r.original_max_position_embeddings, 1, kMaxSeqLen);
+  }
+  return FieldError("rope_scaling.type", "invalid value");
+}
+
+// A required finite number obj[key] (rope_scaling's fields).
+absl::Status ReadRequiredFloat(const json& obj, const char* key, std::string_view field,
+                               float* out) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return FieldError(field, "missing");
+  if (!it->is_number()) {
+    return FieldError(field, absl::StrCat("must be a number, got ", ShortDump(*it)));
+  }
+  *out = static_cast<float>(it->get<double>());
+  return absl::OkStatus();
+}
+
+absl::Status ParseRopeScaling(const json& root, RopeScaling* out) {
+  const auto it = root.find("rope_scaling");
+  if (it == root.end() || it->is_null()) return absl::OkStatus();
+  const json& r = *it;
+  if (!r.is_object()) {
+    return FieldError("rope_scaling",
+                      absl::StrCat("must be null or an object, got ", ShortDump(r)));
+  }
+  MOT_ASSIGN_OR_RETURN(const std::string type,
+                       ReadString(r, "type", "rope_scaling.type", /*required=*/true));
+  if (type == "linear") {
+    MOT_RETURN_IF_ERROR(CheckKeys(r, "rope_scaling", {"type", "factor"}));
+    out->type = RopeScalingType::kLinear;
+    MOT_RETURN_IF_ERROR(ReadRequiredFloat(r, "factor", "rope_scaling.factor", &out->factor));
+  } else if (type == "llama3") {
+    MOT_RETURN_IF_ERROR(CheckKeys(r, "rope_scaling",
+                                  {"type", "factor", "low_freq_factor", "high_freq_factor",
+                                   "original_max_position_embeddings"}));
+    out->type = RopeScalingType::kLlama3;
+    MOT_RETURN_IF_ERROR(ReadRequiredFloat(r, "factor", "rope_scaling.factor", &out->factor));
+    MOT_RETURN_IF_ERROR(ReadRequiredFloat(r, "low_freq_factor", "rope_scaling.low_freq_factor",
+                                          &out->low_freq_factor));
+    MOT_RETURN_IF_ERROR(ReadRequiredFloat(r, "high_freq_factor", "rope_scaling.high_freq_factor",
+                                          &out->high_freq_factor));
+    MOT_RETURN_IF_ERROR(ReadInt(r, "original_max_position_embeddings",
+                                "rope_scaling.original_max_position_embeddings", 1, kMaxSeqLen,
+                                &out->original_max_position_embeddings));
+  } else {
+    return FieldError("rope_scaling.type",
+                      absl::StrCat("unsupported rope scaling type ", ShortDump(json(type)),
+                                   " (supported: \"linear\", \"llama3\")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSpecialTokenIds(const MotConfig& c) {
+  const SpecialTokenIds& s = *c.special_token_ids;
+  if (!c.special_tokens.empty()) {
+    return FieldError("special_token_ids",
+                      "cannot be combined with special_tokens (two ways to name the specials)");
+  }
+  for (const VocabRange& r : c.vocab_ranges) {
+    if (r.name == "special") {
+      return FieldError("special_token_ids",
+                        "cannot be combined with a vocab range named \"special\" (the special "
+                        "tokens are named by id instead)");
+    }
+  }
+  auto check_id = [&](const std::string& field, int32_t id) -> absl::Status {
+    if (id < 0 || id >= c.vocab_size) {
+      return FieldError(field,
+                        absl::StrCat("must be in [0, vocab_size=", c.vocab_size, "), got ", id));
+    }
+    return absl::OkStatus();
+  };
+  if (s.bos != SpecialTokenIds::kNone) {
+    MOT_RETURN_IF_ERROR(check_id("special_token_ids.bos", s.bos));
+  }
+  if (s.pad != SpecialTokenIds::kNone) {
+    MOT_RETURN_IF_ERROR(check_id("special_token_ids.pad", s.pad));
+  }
+  if (s.eos.empty()) {
+    return FieldError("special_token_ids.eos", "must name at least one id");
+  }
+  std::set<int32_t> seen;
+  for (size_t i = 0; i < s.eos.size(); ++i) {
+    const std::string field = s.eos.size() == 1 ? "special_token_ids.eos"
+                                                : absl::StrCat("special_token_ids.eos[", i, "]");
+    MOT_RETURN_IF_ERROR(check_id(field, s.eos[i]));
+    if (!seen.insert(s.eos[i]).second) {
+      return FieldError(field, absl::StrCat("id ", s.eos[i], " is listed twice"));
+    }
+  }
+  if (s.add_bos && s.bos == SpecialTokenIds::kNone) {
+    return FieldError("special_token_ids.add_bos", "true, but special_token_ids.bos is null");
+  }
+  return absl::OkStatus();
+}
+
+// config.json "special_token_ids" into out->special_token_ids.
+absl::Status ParseSpecialTokenIds(const json& root, MotConfig* out) {
+  const auto it = root.find("special_token_ids");
+  if (it == root.end()) return absl::OkStatus();
+  const json& o = *it;
+  if (!o.is_object()) {
+    return FieldError("special_token_ids", absl::StrCat("must be an object, got ", ShortDump(o)));
+  }
+  MOT_RETURN_IF_ERROR(CheckKeys(o, "special_token_ids", {"bos", "eos", "pad", "add_bos"}));
+  SpecialTokenIds s;
+  const std::pair<const char*, int32_t*> optional_ids[] = {{"bos", &s.bos}, {"pad", &s.pad}};
+  for (const auto& [key, dst] : optional_ids) {
+    const auto v = o.find(key);
+    if (v == o.end() || v->is_null()) continue;
+    MOT_RETURN_IF_ERROR(
+        ReadInt(o, key, absl::StrCat("special_token_ids.", key), 0, kMaxVocab, dst));
+  }
+  const auto eos = o.find("eos");
+  if (eos == o.end()) return FieldError("special_token_ids.eos", "missing");
+  if (eos->is_array()) {
+    if (eos->empty()) return FieldError("special_token_ids.eos", "must name at least one id");
+    for (size_t i = 0; i < eos->size(); ++i) {
+      int32_t id = 0;
+      const json item = {{"id", (*eos)[i]}};
+      MOT_RETURN_IF_ERROR(
+          ReadInt(item, "id", absl::StrCat("special_token_ids.eos[", i, "]"), 0, kMaxVocab, &id));
+      s.eos.push_back(id);
+    }
+  } else {
+    int32_t id = 0;
+    MOT_RETURN_IF_ERROR(ReadInt(o, "eos", "special_token_ids.eos", 0, kMaxVocab, &id));
+    s.eos.push_back(id);
+  }
+  const auto add_bos = o.find("add_bos");
+  if (add_bos == o.end()) return FieldError("special_token_ids.add_bos", "missing");
+  if (!add_bos->is_boolean()) {
+    return FieldError("special_token_ids.add_bos",
+                      absl::StrCat("must be true or false, got ", ShortDump(*add_bos)));
+  }
+  s.add_bos = add_bos->get<bool>();
+  out->special_token_ids = std::move(s);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::vector<double> RopeInverseFrequencies(const MotConfig& c) {
+  const int32_t half = c.head_dim / 2;
+  std::vector<double> inv_freq(static_cast<size_t>(std::max(half, 0)));
+  const RopeScaling& r = c.rope_scaling;
+  constexpr double kPi = 3.14159265358979323846;
+  for (int32_t i = 0; i < half; ++i) {
+    double f =
+        std::pow(static_cast<double>(c.rope_theta), -2.0 * i / static_cast<double>(c.head_dim));
+    if (r.type == RopeScalingType::kLinear) {
+      f /= r.factor;
+    } else if (r.type == RopeScalingType::kLlama3) {
+      // transformers' _compute_llama3_parameters, band by band.
+      const double old_len = r.original_max_position_embeddings;
+      const double low_freq_wavelen = old_len / r.low_freq_factor;
+      const double high_freq_wavelen = old_len / r.high_freq_factor;
+      const double wavelen = 2.0 * kPi / f;
+      if (wavelen > low_freq_wavelen) {
+        f /= r.factor;
+      } else if (!(wavelen < high_freq_wavelen)) {
+        const double s = (old_len / wavelen - r.low_freq_factor) /
+                         (static_cast<double>(r.high_freq_factor) - r.low_freq_factor);
+        f = (1.0 - s) * f / r.factor + s * f;
+      }
+    }
+    inv_freq[static_cast<size_t>(i)] = f;
+  }
+  return inv_freq;
+}
 
 int MotConfig::TowerOf(int32_t id) const {
   // The last range that begins at or before id.
@@ -166,6 +358,11 @@ absl::Status ValidateMotConfig(const MotConfig& c) {
   }
   if (c.norm_type != NormType::kRms && c.norm_type != NormType::kLayer) {
     return FieldError("norm_type", "invalid value");
+  }
+
+  MOT_RETURN_IF_ERROR(ValidateRopeScaling(c.rope_scaling));
+  if (c.sliding_window != 0) {
+    MOT_RETURN_IF_ERROR(CheckRange("sliding_window", c.sliding_window, 1, kMaxSeqLen));
   }
 
   if (c.modalities.empty() || c.modalities.size() > static_cast<size_t>(kMaxModalities)) {
@@ -237,17 +434,23 @@ absl::Status ValidateMotConfig(const MotConfig& c) {
                                      special->end, "); it must start at 0 and hold one id each"));
     }
   }
+  if (c.special_token_ids.has_value()) {
+    MOT_RETURN_IF_ERROR(ValidateSpecialTokenIds(c));
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
   MOT_ASSIGN_OR_RETURN(const json root, loaders_internal::ParseStrictJson(json_text, "config"));
   if (!root.is_object()) return absl::InvalidArgumentError("config is not a JSON object");
-  MOT_RETURN_IF_ERROR(CheckKeys(
-      root, "",
-      {"format", "format_version", "dim", "n_layers", "n_heads", "n_kv_heads", "head_dim",
-       "ffn_hidden", "norm_eps", "rope_theta", "max_seq_len", "norm_placement", "norm_type",
-       "qk_norm", "tie_embeddings", "modalities", "vocab_size", "vocab_ranges", "special_tokens"}));
+  MOT_RETURN_IF_ERROR(CheckKeys(root, "", {"format",         "format_version",   "dim",
+                                           "n_layers",       "n_heads",          "n_kv_heads",
+                                           "head_dim",       "ffn_hidden",       "norm_eps",
+                                           "rope_theta",     "max_seq_len",      "norm_placement",
+                                           "norm_type",      "qk_norm",          "tie_embeddings",
+                                           "attention_bias", "rope_scaling",     "sliding_window",
+                                           "modalities",     "vocab_size",       "vocab_ranges",
+                                           "special_tokens", "special_token_ids"}));
 
   MOT_ASSIGN_OR_RETURN(const std::string format, ReadString(root, "format", "format", true));
   if (format != kFormat) {
@@ -299,6 +502,12 @@ absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
   }
   MOT_RETURN_IF_ERROR(ReadBool(root, "qk_norm", &c.qk_norm));
   MOT_RETURN_IF_ERROR(ReadBool(root, "tie_embeddings", &c.tie_embeddings));
+  MOT_RETURN_IF_ERROR(ReadBool(root, "attention_bias", &c.attention_bias));
+  MOT_RETURN_IF_ERROR(ParseRopeScaling(root, &c.rope_scaling));
+  if (const auto w = root.find("sliding_window"); w != root.end() && !w->is_null()) {
+    MOT_RETURN_IF_ERROR(
+        ReadInt(root, "sliding_window", "sliding_window", 1, kMaxSeqLen, &c.sliding_window));
+  }
 
   const auto modalities = root.find("modalities");
   if (modalities == root.end()) return FieldError("modalities", "missing");
@@ -362,6 +571,7 @@ absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
       c.special_tokens.push_back(t.get<std::string>());
     }
   }
+  MOT_RETURN_IF_ERROR(ParseSpecialTokenIds(root, &c));
   MOT_RETURN_IF_ERROR(ValidateMotConfig(c));
   return c;
 }
@@ -391,6 +601,21 @@ std::string MotConfigToJson(const MotConfig& c) {
   j["norm_type"] = c.norm_type == NormType::kLayer ? "layer" : "rms";
   j["qk_norm"] = c.qk_norm;
   j["tie_embeddings"] = c.tie_embeddings;
+  // Only when set: configs without them stay byte for byte as before these fields existed.
+  if (c.attention_bias) j["attention_bias"] = true;
+  if (c.rope_scaling.type != RopeScalingType::kNone) {
+    const RopeScaling& r = c.rope_scaling;
+    nlohmann::ordered_json o;
+    o["type"] = r.type == RopeScalingType::kLinear ? "linear" : "llama3";
+    o["factor"] = ShortestDouble(r.factor);
+    if (r.type == RopeScalingType::kLlama3) {
+      o["low_freq_factor"] = ShortestDouble(r.low_freq_factor);
+      o["high_freq_factor"] = ShortestDouble(r.high_freq_factor);
+      o["original_max_position_embeddings"] = r.original_max_position_embeddings;
+    }
+    j["rope_scaling"] = std::move(o);
+  }
+  if (c.sliding_window != 0) j["sliding_window"] = c.sliding_window;
   j["modalities"] = c.modalities;
   j["vocab_size"] = c.vocab_size;
   nlohmann::ordered_json ranges = nlohmann::ordered_json::array();
@@ -406,6 +631,23 @@ std::string MotConfigToJson(const MotConfig& c) {
   }
   j["vocab_ranges"] = std::move(ranges);
   if (!c.special_tokens.empty()) j["special_tokens"] = c.special_tokens;
+  if (c.special_token_ids.has_value()) {
+    const SpecialTokenIds& s = *c.special_token_ids;
+    auto id_or_null = [](int32_t id) {
+      return id == SpecialTokenIds::kNone ? nlohmann::ordered_json(nullptr)
+                                          : nlohmann::ordered_json(id);
+    };
+    nlohmann::ordered_json o;
+    o["bos"] = id_or_null(s.bos);
+    if (s.eos.size() == 1) {
+      o["eos"] = s.eos[0];
+    } else {
+      o["eos"] = s.eos;
+    }
+    o["pad"] = id_or_null(s.pad);
+    o["add_bos"] = s.add_bos;
+    j["special_token_ids"] = std::move(o);
+  }
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 

@@ -5,9 +5,9 @@
 
 namespace mot::weight_names {
 
-std::string AttentionProj(int layer, char proj, int tower) {
+std::string AttentionProj(int layer, char proj, int tower, const char* suffix) {
   return absl::StrCat("layers.", layer, ".attention.local_experts_w", std::string(1, proj), ".",
-                      tower, ".weight");
+                      tower, ".", suffix);
 }
 
 std::string QkNorm(int layer, char which, int tower, const char* suffix) {
@@ -48,6 +48,11 @@ std::vector<ExpectedTensor> ExpectedTensors(const MotConfig& c) {
       out.push_back({AttentionProj(i, 'k', m), {c.kv_dim(), dim}});
       out.push_back({AttentionProj(i, 'v', m), {c.kv_dim(), dim}});
       out.push_back({AttentionProj(i, 'o', m), {dim, c.q_dim()}});
+      if (c.attention_bias) {
+        out.push_back({AttentionProj(i, 'q', m, "bias"), {c.q_dim()}});
+        out.push_back({AttentionProj(i, 'k', m, "bias"), {c.kv_dim()}});
+        out.push_back({AttentionProj(i, 'v', m, "bias"), {c.kv_dim()}});
+      }
       if (c.qk_norm) {
         add_norm(QkNorm(i, 'q', m), QkNorm(i, 'q', m, "bias"), c.head_dim);
         add_norm(QkNorm(i, 'k', m), QkNorm(i, 'k', m, "bias"), c.head_dim);

@@ -5,6 +5,7 @@
 // MoT reference code so that its state dict saved as safetensors loads as it is:
 //   tok_embeddings.weight                                          [vocab, dim]
 //   layers.{i}.attention.local_experts_w{q,k,v,o}.{m}.weight       [out, in]
+//   layers.{i}.attention.local_experts_w{q,k,v}.{m}.bias           [out] (attention_bias)
 //   layers.{i}.attention.local_experts_{q,k}_normalization.{m}.weight   [head_dim] (qk_norm)
 //   layers.{i}.attention.local_experts_attention_norm.{m}.weight   [dim]
 //   layers.{i}.feed_forward.local_experts.{m}.w{1,2,3}.weight      [out, in]
@@ -29,8 +30,8 @@ namespace mot::weight_names {
 inline constexpr char kTokEmbeddings[] = "tok_embeddings.weight";
 inline constexpr char kOutput[] = "output.weight";
 
-// proj is one of 'q', 'k', 'v', 'o'.
-std::string AttentionProj(int layer, char proj, int tower);
+// proj is one of 'q', 'k', 'v', 'o'; `suffix` is "weight" or "bias" (q, k, v only).
+std::string AttentionProj(int layer, char proj, int tower, const char* suffix = "weight");
 // which is 'q' or 'k'; `suffix` is "weight" or "bias".
 std::string QkNorm(int layer, char which, int tower, const char* suffix = "weight");
 std::string AttentionNorm(int layer, int tower, const char* suffix = "weight");

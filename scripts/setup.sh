@@ -19,7 +19,7 @@ PACKAGES=(
   libstb-dev libsndfile1-dev libsoxr-dev libkissfft-dev
   libopenblas-dev libopenblas0-openmp
   clang libclang-rt-14-dev
-  python3 python3-venv python3-pip python3-numpy python3-torch python3-matplotlib
+  python3 python3-venv python3-pip python3-numpy python3-torch python3-matplotlib python3-yaml
   espeak-ng sox
 )
 
@@ -50,6 +50,15 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 if ! .venv/bin/python -c "import tokenizers, safetensors, torch, grpc, grpc_tools" 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+# transformers for the Hugging Face import oracle (tests/oracle/hf_oracle.py), in a site
+# directory of its own: 4.46 (the newest that runs on Debian's torch 1.13) pins tokenizers
+# <0.21 and huggingface-hub <1.0, older than PY_PACKAGES' tokenizers; hf_oracle.py puts this
+# directory first on its path.
+HF_ORACLE_PACKAGES=(transformers==4.46.3 tokenizers==0.20.3 huggingface_hub==0.36.2 regex==2026.11.19)
+if [[ ! -f .venv/hf-oracle/transformers/__init__.py ]]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+    --target .venv/hf-oracle "${HF_ORACLE_PACKAGES[@]}"
 fi
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DMOT_PYTHON="$ROOT/.venv/bin/python"

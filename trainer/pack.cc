@@ -15,8 +15,9 @@ absl::StatusOr<PackedExample> PackExample(const tokenizer::PromptBuilder& builde
                                           const ManifestExample& example, int64_t max_tokens) {
   const tokenizer::UnifiedVocab& vocab = builder.vocab();
   PackedExample out;
-  out.ids.push_back(vocab.bos_id());
-  size_t last_part_begin = 1;
+  // A BOS only where the model's prompts get one (an imported model may have none).
+  if (vocab.adds_bos()) out.ids.push_back(vocab.bos_id());
+  size_t last_part_begin = out.ids.size();
   for (size_t p = 0; p < example.parts.size(); ++p) {
     const ManifestPart& mp = example.parts[p];
     const std::string label =

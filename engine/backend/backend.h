@@ -12,6 +12,7 @@
 #ifndef MOT_ENGINE_BACKEND_BACKEND_H_
 #define MOT_ENGINE_BACKEND_BACKEND_H_
 
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -39,7 +40,10 @@ struct AttentionArgs {
   int32_t n_heads = 0;
   int32_t n_kv_heads = 0;  // divides n_heads; query head h reads kv head h / (n_heads / n_kv_heads)
   int32_t head_dim = 0;
-  float scale = 0;       // usually 1 / sqrt(head_dim)
+  float scale = 0;  // usually 1 / sqrt(head_dim)
+  // Sliding window: when > 0, row r attends only to positions > pos[r] - window (at most
+  // `window` positions, its own included); 0: every position 0..pos[r].
+  int32_t window = 0;
   float* out = nullptr;  // [rows, n_heads * head_dim]; must not alias q
   int64_t ldo = 0;
 };
@@ -72,6 +76,31 @@ class Backend {
   virtual void Rotary(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
                       const int32_t* pos, float theta) = 0;
 
+  // As Rotary, with the inverse frequencies given instead of theta (rope scaling,
+  // RopeInverseFrequencies in model_loaders/model_config.h): angle = pos[r] * inv_freq[i].
+  // `inv_freq` is host memory, head_dim / 2 values (a device backend copies it). The
+  // default is a plain loop over host memory, so a backend (or a wrapper, as the
+  // benchmarks' timing ones) written before this op keeps compiling and working on host
+  // memory; a device backend must override it.
+  virtual void RotaryFreqs(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                           const int32_t* pos, const double* inv_freq) {
+    const int32_t half = head_dim / 2;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int32_t i = 0; i < half; ++i) {
+        const double angle = static_cast<double>(pos[r]) * inv_freq[i];
+        const float c = static_cast<float>(std::cos(angle));
+        const float s = static_cast<float>(std::sin(angle));
+        for (int32_t h = 0; h < n_heads; ++h) {
+          float* a = x + r * ldx + static_cast<int64_t>(h) * head_dim;
+          const float xa = a[i];
+          const float xb = a[i + half];
+          a[i] = xa * c - xb * s;
+          a[i + half] = xb * c + xa * s;
+        }
+      }
+    }
+  }
+
   // out[i, j] = silu(gate[i, j]) * up[i, j], silu(z) = z / (1 + exp(-z)). out may equal gate.
   virtual void SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows,
                       int64_t n, float* out, int64_t ldo) = 0;
@@ -88,7 +117,8 @@ class Backend {
                        const kv::KvSlot* slots, const kv::KvLayerView& kv) = 0;
 
   // Causal attention, global across modalities and pools: row r's query attends to
-  // positions 0..pos[r] of sequence seq[r], read from that sequence's block entries in
+  // positions 0..pos[r] (the last `window` of them when args.window > 0) of sequence seq[r],
+  // read from that sequence's block entries in
   // position order (keys/values of bf16/f16 pools converted to f32 on the fly), with one
   // softmax over all of them. This step's keys/values must already be stored.
   virtual void Attention(const AttentionArgs& args) = 0;
@@ -97,7 +127,8 @@ class Backend {
   virtual void GatherRows(const float* src, int64_t lds, const int32_t* index, int64_t rows,
                           int64_t cols, float* dst, int64_t ldd) = 0;
 
-  // y[i, :] += x[i, :] (residual add).
+  // y[i, :] += x[i, :] (residual add). ldx may be 0: one row x added to every row of y
+  // (a bias).
   virtual void Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y,
                    int64_t ldy) = 0;
 };

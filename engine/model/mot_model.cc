@@ -136,6 +136,17 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
       MOT_ASSIGN_OR_RETURN(t.attention_norm,
                            LoadNorm(wn::AttentionNorm(i, m), wn::AttentionNorm(i, m, "bias")));
       MOT_ASSIGN_OR_RETURN(t.ffn_norm, LoadNorm(wn::FfnNorm(i, m), wn::FfnNorm(i, m, "bias")));
+      if (config_.attention_bias) {
+        std::vector<float>& b =
+            bias_storage_.emplace_back(static_cast<size_t>(config_.q_dim() + 2 * config_.kv_dim()));
+        int64_t offset = 0;
+        for (char proj : {'q', 'k', 'v'}) {
+          MOT_ASSIGN_OR_RETURN(Tensor bias, file.Get(wn::AttentionProj(i, proj, m, "bias")));
+          ConvertToF32(bias.dtype(), bias.data(), bias.numel(), b.data() + offset);
+          offset += bias.numel();
+        }
+        t.bqkv = b.data();  // stays valid: moving the outer vector keeps each buffer
+      }
       if (config_.qk_norm) {
         MOT_ASSIGN_OR_RETURN(t.q_norm,
                              LoadNorm(wn::QkNorm(i, 'q', m), wn::QkNorm(i, 'q', m, "bias")));
@@ -153,6 +164,9 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
   for (int m = 0; m < towers; ++m) {
     MOT_ASSIGN_OR_RETURN(final_norm_[m], LoadNorm(wn::FinalNorm(m), wn::FinalNorm(m, "bias")));
   }
+  if (config_.rope_scaling.type != RopeScalingType::kNone) {
+    inv_freq_ = RopeInverseFrequencies(config_);
+  }
   tower_begin_.assign(static_cast<size_t>(towers) + 1, 0);
   return absl::OkStatus();
 }
@@ -167,6 +181,7 @@ int64_t MotModel::WeightBytesPerToken(int tower) const {
     total += bytes(t.wq) + bytes(t.wk) + bytes(t.wv) + bytes(t.wo) + bytes(t.w1) + bytes(t.w2) +
              bytes(t.w3);
     total += norm_floats * 4 * (2 * config_.dim + (config_.qk_norm ? 2 * config_.head_dim : 0));
+    if (t.bqkv != nullptr) total += 4 * (config_.q_dim() + 2 * config_.kv_dim());
   }
   return total;
 }
@@ -358,6 +373,7 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
         backend_->Linear(in, rows, dim, t.wk, out + q_dim, ld_qkv, false);
         backend_->Linear(in, rows, dim, t.wv, out + q_dim + kv_dim, ld_qkv, false);
       }
+      if (t.bqkv != nullptr) backend_->Add(t.bqkv, 0, rows, ld_qkv, out, ld_qkv);
       if (config_.qk_norm) {
         // Per head: each row's heads are contiguous (stride head_dim) within the row.
         for (int64_t r = 0; r < rows; ++r) {
@@ -370,8 +386,13 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
       }
     }
     // q and k heads are adjacent in each qkv row: one rotary call covers both.
-    backend_->Rotary(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim,
-                     pos_.data(), config_.rope_theta);
+    if (inv_freq_.empty()) {
+      backend_->Rotary(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim,
+                       pos_.data(), config_.rope_theta);
+    } else {
+      backend_->RotaryFreqs(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim,
+                            pos_.data(), inv_freq_.data());
+    }
     backend_->StoreKv(qkv + q_dim, ld_qkv, qkv + q_dim + kv_dim, ld_qkv, n, slots_.data(), view);
     backend::AttentionArgs args;
     args.q = qkv;
@@ -384,6 +405,7 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     args.n_kv_heads = config_.n_kv_heads;
     args.head_dim = config_.head_dim;
     args.scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+    args.window = config_.sliding_window;
     args.out = attn;
     args.ldo = q_dim;
     backend_->Attention(args);

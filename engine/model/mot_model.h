@@ -19,6 +19,10 @@
 // KV write slots are located once per step and serve every layer. The wanted
 // rows are gathered back in request order before the final norm (per row's tower) and the
 // LM head (output.weight, or tok_embeddings.weight when tie_embeddings).
+// Config extensions: attention_bias adds each tower's bq|bk|bv (f32, converted at load) to
+// its q/k/v rows right after the projections (before the q/k norm and rotary);
+// rope_scaling makes rotary use RopeInverseFrequencies(config) (Backend::RotaryFreqs; without
+// it Backend::Rotary with rope_theta, as before); sliding_window is passed to attention.
 //
 // The Checkpoint and the Backend must outlive the model.
 // Thread rule: one caller at a time (the engine thread); Forward reuses scratch buffers.
@@ -86,6 +90,7 @@ class MotModel {
     backend::WeightRef w1, w3, w13;  // w13 set when fused
     backend::WeightRef w2;
     Norm attention_norm, ffn_norm, q_norm, k_norm;
+    const float* bqkv = nullptr;  // attention_bias: [q_dim + 2 kv_dim] f32, bq | bk | bv
   };
 
   MotModel(const Checkpoint* checkpoint, backend::Backend* backend, MotConfig config);
@@ -105,9 +110,11 @@ class MotModel {
 
   backend::WeightRef embeddings_;
   backend::WeightRef lm_head_;
-  std::vector<std::vector<TowerLayer>> layers_;                        // [layer][tower]
-  std::vector<Norm> final_norm_;                                       // [tower]
-  std::vector<std::vector<float>> norm_storage_;                       // owns every Norm's f32 data
+  std::vector<std::vector<TowerLayer>> layers_;   // [layer][tower]
+  std::vector<Norm> final_norm_;                  // [tower]
+  std::vector<std::vector<float>> norm_storage_;  // owns every Norm's f32 data
+  std::vector<std::vector<float>> bias_storage_;  // owns every bqkv
+  std::vector<double> inv_freq_;  // rotary inverse frequencies when rope_scaling is set
   std::vector<std::unique_ptr<void, void (*)(void*)>> fused_storage_;  // fused weights
   std::vector<Tensor> weight_tensors_;  // keeps every weight view (or copy) alive
 

@@ -114,10 +114,13 @@ int ModalityStateMachine::AllowedSpans(Span* spans) const {
         one(v.boa_id());
         return n;
       }
-      one(v.eos_id());
+      const bool text = TextAllowed();
+      // With special_token_ids (an imported text model) the specials, eos included, lie
+      // inside the one text range, and every id may come next as in transformers' generate.
+      if (!(text && v.specials_by_id())) one(v.eos_id());
       if (image_fits) one(v.boi_id());
       if (audio_fits) one(v.boa_id());
-      if (TextAllowed()) {
+      if (text) {
         if (v.num_special() > kNumRequiredSpecials) {
           spans[n++] = {kNumRequiredSpecials, v.num_special()};
         }

@@ -13,7 +13,9 @@
 //   * after <boa>: audio codes; <eoa> once there is at least one code; <eoa> alone at the
 //     frame's code limit: max_audio_codes, cut so that <eoa> fits the total and audio budgets;
 //   * <eoi>/<eoa> never outside their frame; codes never outside their frame; <pad> and <bos>
-//     never; ids of ranges other than special/text/image/audio never.
+//     never; ids of ranges other than special/text/image/audio never;
+//   * a vocabulary with special_token_ids (an imported text model): every id while text is
+//     allowed, as transformers' generate does; <eos> alone after that.
 // So a frame opened within the budgets always closes within them, and outside a frame at
 // least <eos> is allowed: Mask never masks every id.
 // Token counts: text includes <eos> and extra specials; image includes <boi>/<eoi>; audio

@@ -19,7 +19,10 @@ StopChecker::StopChecker(std::vector<std::string> stop_strings,
 
 StopChecker StopChecker::FromParams(const SamplingParams& params,
                                     const tokenizer::UnifiedVocab& vocab) {
-  return StopChecker(params.stop_strings, params.stop_ids, vocab.eos_id());
+  // A model may end sequences with several ids (generation_config.json's eos list).
+  std::vector<int32_t> stop_ids = params.stop_ids;
+  stop_ids.insert(stop_ids.end(), vocab.eos_ids().begin() + 1, vocab.eos_ids().end());
+  return StopChecker(params.stop_strings, stop_ids, vocab.eos_id());
 }
 
 StopChecker::Result StopChecker::Push(std::string_view delta) {

@@ -28,14 +28,32 @@ absl::StatusOr<std::unique_ptr<PromptBuilder>> PromptBuilder::Create(
     const PromptLimits& limits) {
   MOT_ASSIGN_OR_RETURN(UnifiedVocab vocab, UnifiedVocab::Create(config));
   if (text == nullptr) return absl::InvalidArgumentError("tokenizer.json: missing");
-  // The text BPE carries the special tokens as its first ids, so its ids are unified ids.
-  if (text->vocab_size() != vocab.text_end()) {
+  if (vocab.specials_by_id()) {
+    // A Hugging Face text model: the tokenizer's ids are the model's, special tokens
+    // included; the embedding may have rows past the tokenizer's last id (Qwen2 pads them).
+    if (text->vocab_size() > vocab.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("tokenizer.json: has ", text->vocab_size(),
+                                                     " ids but config.json's vocab_size is ",
+                                                     vocab.size()));
+    }
+    std::vector<std::pair<std::string, int32_t>> named = {{"bos", vocab.bos_id()},
+                                                          {"pad", vocab.pad_id()}};
+    for (int32_t id : vocab.eos_ids()) named.emplace_back("eos", id);
+    for (const auto& [field, id] : named) {
+      if (id != UnifiedVocab::kNoToken && !text->IdToToken(id).has_value()) {
+        return absl::InvalidArgumentError(absl::StrCat("tokenizer.json: has no token of id ", id,
+                                                       ", which config.json's special_token_ids.",
+                                                       field, " names"));
+      }
+    }
+  } else if (text->vocab_size() != vocab.text_end()) {
+    // The text BPE carries the special tokens as its first ids, so its ids are unified ids.
     return absl::InvalidArgumentError(absl::StrCat("tokenizer.json: has ", text->vocab_size(),
                                                    " ids but config.json's special+text ranges "
                                                    "hold ",
                                                    vocab.text_end()));
   }
-  for (int32_t id = 0; id < vocab.num_special(); ++id) {
+  for (int32_t id = 0; id < vocab.num_special(); ++id) {  // none with specials_by_id
     const std::string& name = vocab.special_tokens()[static_cast<size_t>(id)];
     const std::optional<std::string> token = text->IdToToken(id);
     if (!token.has_value() || *token != name || !text->IsSpecial(id)) {
@@ -153,7 +171,7 @@ absl::StatusOr<Prompt> PromptBuilder::Build(std::span<const Part> parts,
   }
   const int64_t max_tokens = limits_.max_tokens > 0 ? limits_.max_tokens : max_seq_len_;
   Prompt prompt;
-  if (options.add_bos) prompt.ids.push_back(vocab_.bos_id());
+  if (options.add_bos && vocab_.adds_bos()) prompt.ids.push_back(vocab_.bos_id());
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string label = absl::StrCat("part ", i, " (", ModalityName(parts[i].modality), ")");
     MOT_RETURN_IF_ERROR(AppendPart(parts[i], label, &prompt.ids));
@@ -245,7 +263,7 @@ absl::StatusOr<std::vector<Part>> PromptBuilder::ToParts(std::span<const int32_t
       frame = nullptr;
       continue;
     }
-    if (id == vocab_.eos_id()) break;
+    if (vocab_.IsEos(id)) break;
     if (id == vocab_.boi_id() || id == vocab_.boa_id()) {
       const std::optional<FrameKind>& kind = id == vocab_.boi_id() ? image_frame : audio_frame;
       if (!kind.has_value()) {

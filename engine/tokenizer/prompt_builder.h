@@ -53,6 +53,8 @@ struct PromptLimits {
 };
 
 struct PromptOptions {
+  // Start with <bos> when the vocabulary's model does (UnifiedVocab::adds_bos(): always for
+  // MoT checkpoints; what the model's own tokenizer does for an imported one).
   bool add_bos = true;
   int32_t start_position = 0;  // position of the first token (continuing a sequence)
 };
@@ -68,7 +70,9 @@ class PromptBuilder {
  public:
   // Loads tokenizer.json (required), image_tokenizer.safetensors and
   // audio_tokenizer.safetensors (each required when the vocabulary has that range) from the
-  // checkpoint, and checks that they fit the vocabulary (CheckFits).
+  // checkpoint, and checks that they fit the vocabulary (CheckFits). With special_token_ids
+  // (an imported text model), tokenizer.json's ids are the model's: it may have fewer ids
+  // than vocab_size, and must have a token at every id special_token_ids names.
   static absl::StatusOr<std::unique_ptr<PromptBuilder>> FromCheckpoint(
       const Checkpoint& checkpoint, const PromptLimits& limits = {});
 
@@ -84,7 +88,8 @@ class PromptBuilder {
                                const PromptOptions& options = {}) const;
 
   // Generated ids -> parts: runs of text and special tokens become one text part (<pad>,
-  // <bos>, <eos> and other specials are dropped; <eos> ends the output), <boi> codes <eoi>
+  // <bos>, <eos> and other specials are dropped; <eos>, or any id of UnifiedVocab::eos_ids(),
+  // ends the output), <boi> codes <eoi>
   // one PNG, <boa> codes <eoa> one WAV. InvalidArgument naming the index for an id outside
   // the vocabulary, a code outside its frame, a frame left open, or an image with the wrong
   // number of codes.

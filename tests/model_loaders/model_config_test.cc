@@ -3,6 +3,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -259,6 +261,129 @@ TEST(ModelConfigTest, MalformedJsonIsRejected) {
   std::string dup = ValidConfig().dump();
   dup.insert(1, "\"dim\": 32, ");
   EXPECT_THAT(ParseMotConfig(dup), StatusIs(kInvalid, HasSubstr("\"dim\" more than once")));
+}
+
+// The config extensions of imported checkpoints (attention_bias, rope_scaling,
+// sliding_window): absent means the defaults, and MotConfigToJson leaves them out then, so
+// every existing config.json reads and writes as before.
+TEST(ModelConfigExtensionsTest, AbsentMeansDefaultAndIsNotWritten) {
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(ValidConfig().dump());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_FALSE(c->attention_bias);
+  EXPECT_EQ(c->rope_scaling, RopeScaling{});
+  EXPECT_EQ(c->sliding_window, 0);
+  const json written = json::parse(MotConfigToJson(*c));
+  EXPECT_FALSE(written.contains("attention_bias"));
+  EXPECT_FALSE(written.contains("rope_scaling"));
+  EXPECT_FALSE(written.contains("sliding_window"));
+  json nulls = ValidConfig();
+  nulls["rope_scaling"] = nullptr;
+  nulls["sliding_window"] = nullptr;
+  nulls["attention_bias"] = false;
+  EXPECT_EQ(*ParseMotConfig(nulls.dump()), *c);
+}
+
+TEST(ModelConfigExtensionsTest, ParseAndRoundTrip) {
+  json j = ValidConfig();
+  j["attention_bias"] = true;
+  j["sliding_window"] = 4096;
+  j["rope_scaling"] = {{"type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(j.dump());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_TRUE(c->attention_bias);
+  EXPECT_EQ(c->sliding_window, 4096);
+  EXPECT_EQ(c->rope_scaling.type, RopeScalingType::kLlama3);
+  EXPECT_EQ(c->rope_scaling.original_max_position_embeddings, 8192);
+  EXPECT_EQ(*ParseMotConfig(MotConfigToJson(*c)), *c);
+  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+  const absl::StatusOr<MotConfig> lin = ParseMotConfig(j.dump());
+  ASSERT_THAT(lin, IsOk());
+  EXPECT_EQ(lin->rope_scaling.type, RopeScalingType::kLinear);
+  EXPECT_EQ(*ParseMotConfig(MotConfigToJson(*lin)), *lin);
+}
+
+TEST(ModelConfigExtensionsTest, BadValuesNameTheField) {
+  const std::vector<std::pair<std::function<void(json&)>, std::string>> cases = {
+      {[](json& j) {
+         j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
+       },
+       "field rope_scaling.type: unsupported rope scaling type \"yarn\""},
+      {[](json& j) {
+         j["rope_scaling"] = {{"type", "dynamic"}, {"factor", 4.0}};
+       },
+       "field rope_scaling.type"},
+      {[](json& j) {
+         j["rope_scaling"] = {{"factor", 4.0}};
+       },
+       "field rope_scaling.type: missing"},
+      {[](json& j) {
+         j["rope_scaling"] = {{"type", "linear"}};
+       },
+       "field rope_scaling.factor: missing"},
+      {[](json& j) {
+         j["rope_scaling"] = {{"type", "linear"}, {"factor", -1.0}};
+       },
+       "field rope_scaling.factor"},
+      {[](json& j) {
+         j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}, {"mscale", 1}};
+       },
+       "unknown field \"mscale\" in rope_scaling"},
+      {[](json& j) {
+         j["rope_scaling"] = {{"type", "llama3"},
+                              {"factor", 8.0},
+                              {"low_freq_factor", 4.0},
+                              {"high_freq_factor", 4.0},
+                              {"original_max_position_embeddings", 64}};
+       },
+       "field rope_scaling.high_freq_factor: must be > low_freq_factor"},
+      {[](json& j) {
+         j["rope_scaling"] = {{"type", "llama3"},
+                              {"factor", 8.0},
+                              {"low_freq_factor", 1.0},
+                              {"high_freq_factor", 4.0}};
+       },
+       "field rope_scaling.original_max_position_embeddings: missing"},
+      {[](json& j) { j["rope_scaling"] = "llama3"; }, "field rope_scaling: must be null or"},
+      {[](json& j) { j["sliding_window"] = 0; }, "field sliding_window"},
+      {[](json& j) { j["sliding_window"] = "8"; }, "field sliding_window: must be an integer"},
+      {[](json& j) { j["attention_bias"] = 1; }, "field attention_bias"},
+  };
+  for (const auto& [edit, message] : cases) {
+    json j = ValidConfig();
+    edit(j);
+    EXPECT_THAT(ParseMotConfig(j.dump()), StatusIs(kInvalid, HasSubstr(message))) << message;
+  }
+}
+
+TEST(ModelConfigExtensionsTest, RopeInverseFrequencies) {
+  MotConfig c = *ParseMotConfig(ValidConfig().dump());
+  c.head_dim = 16;
+  c.rope_theta = 10000.0f;
+  const std::vector<double> plain = RopeInverseFrequencies(c);
+  ASSERT_EQ(plain.size(), 8u);
+  EXPECT_DOUBLE_EQ(plain[0], 1.0);
+  EXPECT_NEAR(plain[4], 0.01, 1e-15);  // 10000^(-8/16)
+  c.rope_scaling.type = RopeScalingType::kLinear;
+  c.rope_scaling.factor = 4.0f;
+  const std::vector<double> linear = RopeInverseFrequencies(c);
+  for (size_t i = 0; i < 8; ++i) EXPECT_DOUBLE_EQ(linear[i], plain[i] / 4.0);
+  // llama3 with original length 64, factors 1 and 4: wavelengths below 16 kept, above 64
+  // divided by 8, between blended (wavelength 2 pi 10000^(i/8): 6.3, 19.9, 62.8, 199, ...).
+  c.rope_scaling = {RopeScalingType::kLlama3, 8.0f, 1.0f, 4.0f, 64};
+  const std::vector<double> l3 = RopeInverseFrequencies(c);
+  EXPECT_DOUBLE_EQ(l3[0], plain[0]);
+  for (size_t i = 3; i < 8; ++i) EXPECT_DOUBLE_EQ(l3[i], plain[i] / 8.0);
+  for (size_t i = 1; i < 3; ++i) {
+    const double wavelen = 2 * 3.14159265358979323846 / plain[i];
+    const double s = (64.0 / wavelen - 1.0) / 3.0;
+    EXPECT_NEAR(l3[i], (1 - s) * plain[i] / 8 + s * plain[i], 1e-15);
+    EXPECT_LT(l3[i], plain[i]);
+    EXPECT_GT(l3[i], plain[i] / 8);
+  }
 }
 
 }  // namespace

@@ -24,6 +24,30 @@ constexpr double kRtol = 1e-4;
 constexpr double kOracleAtol = 1e-4;
 constexpr double kSelfAtol = 2e-5;
 
+RopeScaling Llama3Scaling() {
+  RopeScaling r;
+  r.type = RopeScalingType::kLlama3;
+  r.factor = 8.0f;
+  r.low_freq_factor = 1.0f;
+  r.high_freq_factor = 4.0f;
+  r.original_max_position_embeddings = 64;
+  return r;
+}
+
+RopeScaling LinearScaling() {
+  RopeScaling r;
+  r.type = RopeScalingType::kLinear;
+  r.factor = 2.5f;
+  return r;
+}
+
+ModelCase Extended(ModelCase c, bool bias, RopeScaling scaling, int32_t window) {
+  c.attention_bias = bias;
+  c.rope_scaling = scaling;
+  c.sliding_window = window;
+  return c;
+}
+
 struct OracleCase {
   ModelCase model;
   bool interleaved = true;
@@ -65,6 +89,21 @@ std::vector<OracleCase> OracleCases() {
       {{"two_pre_rms_mha_unfused_f32", 2, pre, rms, 4, 4, false, true, DType::kF32, 35,
         /*fuse=*/false},
        false},
+      // The config extensions of imported checkpoints: q/k/v biases (Qwen2), rope scaling
+      // (llama3: head_dim 16 puts one frequency in each band with original length 64;
+      // linear), a sliding window shorter than the 24-row sequence (Mistral).
+      {Extended(
+           {"dense_pre_rms_gqa_bias_llama3_f32", 1, pre, rms, 4, 2, false, false, DType::kF32, 61},
+           true, Llama3Scaling(), 0),
+       false},
+      {Extended({"two_pre_rms_gqa_linear_window_interleaved_bf16", 2, pre, rms, 4, 2, false, true,
+                 DType::kBF16, 62},
+                false, LinearScaling(), 7),
+       true},
+      {Extended({"two_post_layer_mha_qknorm_bias_window_unfused_f32", 2, post, layer, 4, 4, true,
+                 false, DType::kF32, 63, /*fuse=*/false},
+                true, RopeScaling{}, 5),
+       true},
   };
 }
 
@@ -97,6 +136,10 @@ std::vector<ModelCase> SelfCases() {
       {"self_pre", 3, NormPlacement::kPre, NormType::kRms, 4, 2, true, false, DType::kBF16, 41},
       {"self_post", 3, NormPlacement::kPostBranch, NormType::kLayer, 4, 2, true, true, DType::kF32,
        42},
+      // Bias, llama3 rope and a window of 6 < 20 rows: chunked and mixed steps cross it.
+      Extended({"self_window", 2, NormPlacement::kPre, NormType::kRms, 4, 2, false, false,
+                DType::kF32, 43},
+               true, Llama3Scaling(), 6),
   };
 }
 

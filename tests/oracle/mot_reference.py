@@ -49,11 +49,39 @@ def rotate_half(x):
     return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
 
 
-def apply_rotary(x, positions, theta):
-    """x: [rows, heads, head_dim]; positions: [rows]."""
-    head_dim = x.shape[-1]
+def rope_inv_freq(cfg, head_dim):
+    """Inverse frequencies [head_dim/2] (f64), with config.json's rope_scaling applied.
+
+    "linear" divides them all by factor; "llama3" (Llama 3.1) keeps the high frequencies,
+    divides the low ones by factor and blends the band between (the published Llama 3.1
+    recipe)."""
+    theta = cfg["rope_theta"]
     half = head_dim // 2
     inv_freq = 1.0 / (theta ** (torch.arange(0, half, dtype=torch.float64) * 2.0 / head_dim))
+    scaling = cfg.get("rope_scaling")
+    if scaling is None:
+        return inv_freq
+    if scaling["type"] == "linear":
+        return inv_freq / scaling["factor"]
+    assert scaling["type"] == "llama3", scaling
+    factor = scaling["factor"]
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_len = scaling["original_max_position_embeddings"]
+    out = []
+    for f in inv_freq.tolist():
+        wavelen = 2 * math.pi / f
+        if wavelen < old_len / high:
+            out.append(f)
+        elif wavelen > old_len / low:
+            out.append(f / factor)
+        else:
+            smooth = (old_len / wavelen - low) / (high - low)
+            out.append((1 - smooth) * f / factor + smooth * f)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def apply_rotary(x, positions, inv_freq):
+    """x: [rows, heads, head_dim]; positions: [rows]; inv_freq: [head_dim/2] f64."""
     angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # [rows, half]
     angles = torch.cat([angles, angles], dim=-1).to(x.dtype)[:, None, :]
     return x * torch.cos(angles) + rotate_half(x) * torch.sin(angles)
@@ -77,12 +105,13 @@ class ModalityUntiedAttention(nn.Module):
         n = len(cfg["modalities"])
         dim, hd = cfg["dim"], cfg["head_dim"]
         self.n_heads, self.n_kv_heads, self.head_dim = cfg["n_heads"], cfg["n_kv_heads"], hd
+        bias = cfg.get("attention_bias", False)  # q/k/v biases (Qwen2)
         self.local_experts_wq = nn.ModuleList(
-            nn.Linear(dim, self.n_heads * hd, bias=False) for _ in range(n))
+            nn.Linear(dim, self.n_heads * hd, bias=bias) for _ in range(n))
         self.local_experts_wk = nn.ModuleList(
-            nn.Linear(dim, self.n_kv_heads * hd, bias=False) for _ in range(n))
+            nn.Linear(dim, self.n_kv_heads * hd, bias=bias) for _ in range(n))
         self.local_experts_wv = nn.ModuleList(
-            nn.Linear(dim, self.n_kv_heads * hd, bias=False) for _ in range(n))
+            nn.Linear(dim, self.n_kv_heads * hd, bias=bias) for _ in range(n))
         self.local_experts_wo = nn.ModuleList(
             nn.Linear(self.n_heads * hd, dim, bias=False) for _ in range(n))
         if cfg["qk_norm"]:
@@ -111,15 +140,18 @@ class ModalityUntiedAttention(nn.Module):
                 qm = self.local_experts_q_normalization[m](qm)
                 km = self.local_experts_k_normalization[m](km)
             q[mask], k[mask], v[mask] = qm, km, vm
-        theta = self.cfg["rope_theta"]
-        q = apply_rotary(q, positions, theta)
-        k = apply_rotary(k, positions, theta)
+        inv_freq = rope_inv_freq(self.cfg, self.head_dim)
+        q = apply_rotary(q, positions, inv_freq)
+        k = apply_rotary(k, positions, inv_freq)
         group = self.n_heads // self.n_kv_heads
         k = k.repeat_interleave(group, dim=1)
         v = v.repeat_interleave(group, dim=1)
         # Global causal attention over the sequence: row i sees rows j with pos[j] <= pos[i].
         scores = torch.einsum("ihd,jhd->hij", q, k) / math.sqrt(self.head_dim)
         allowed = positions[None, :] <= positions[:, None]
+        window = self.cfg.get("sliding_window")
+        if window is not None:  # Mistral: only keys at positions > pos - window
+            allowed &= positions[None, :] > positions[:, None] - window
         scores = scores.masked_fill(~allowed[None], float("-inf"))
         probs = torch.softmax(scores, dim=-1)
         attn = torch.einsum("hij,jhd->ihd", probs, v).reshape(rows, -1)

@@ -41,6 +41,9 @@ MotConfig MakeConfig(const ModelCase& c) {
   cfg.norm_type = c.norm;
   cfg.qk_norm = c.qk_norm;
   cfg.tie_embeddings = c.tied;
+  cfg.attention_bias = c.attention_bias;
+  cfg.rope_scaling = c.rope_scaling;
+  cfg.sliding_window = c.sliding_window;
   cfg.vocab_size = 96;
   static const char* kNames[] = {"text", "image", "audio"};
   for (int m = 0; m < c.towers; ++m) cfg.modalities.push_back(kNames[m]);

@@ -36,6 +36,10 @@ struct ModelCase {
   DType dtype = DType::kF32;
   uint64_t seed = 1;
   bool fuse = true;  // MotModelOptions::fuse_projections
+  // The config extensions of imported checkpoints (model_config.h).
+  bool attention_bias = false;
+  RopeScaling rope_scaling = {};
+  int32_t sliding_window = 0;
 };
 
 MotConfig MakeConfig(const ModelCase& c);

@@ -174,8 +174,19 @@ void CpuBackend::Rotary(float* x, int64_t rows, int64_t ldx, int32_t n_heads, in
     inv_freq_dim_ = head_dim;
     inv_freq_theta_ = theta;
   }
+  RotaryWith(x, rows, ldx, n_heads, head_dim, pos, inv_freq_.data());
+}
+
+void CpuBackend::RotaryFreqs(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                             const int32_t* pos, const double* inv_freq) {
+  if (rows <= 0 || head_dim / 2 <= 0) return;
+  RotaryWith(x, rows, ldx, n_heads, head_dim, pos, inv_freq);
+}
+
+void CpuBackend::RotaryWith(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                            const int32_t* pos, const double* inv_freq) {
+  const int32_t half = head_dim / 2;
   for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, 2 * half);
-  const double* inv_freq = inv_freq_.data();
   pool_->ParallelFor(rows, GrainFor(int64_t{n_heads} * head_dim, 8192),
                      [&](int64_t begin, int64_t end, int thread) {
                        float* cs = scratch_[static_cast<size_t>(thread)].data();
@@ -232,8 +243,13 @@ void CpuBackend::Attention(const AttentionArgs& a) {
   for (int t = 0; t < threads; ++t) Scratch(t, AttentionScratchFloats(a.head_dim));
   // Split the (row, head) pairs into one range per thread of equal cost: a pair's cost is
   // the number of positions it reads, so causal prefill rows are not all in one range.
+  // With a sliding window a row reads at most `window` positions.
+  auto cost = [&](int64_t r) -> int64_t {
+    const int64_t n = int64_t{a.pos[r]} + 1;
+    return a.window > 0 ? std::min<int64_t>(n, a.window) : n;
+  };
   int64_t total = 0;
-  for (int64_t r = 0; r < a.rows; ++r) total += int64_t{a.pos[r]} + 1;
+  for (int64_t r = 0; r < a.rows; ++r) total += cost(r);
   std::vector<int64_t>& bounds = attention_bounds_;
   bounds.assign(static_cast<size_t>(threads) + 1, 0);
   {
@@ -241,7 +257,7 @@ void CpuBackend::Attention(const AttentionArgs& a) {
     int64_t cum = 0;
     const int64_t n_pairs = a.rows * a.n_heads;
     for (int64_t idx = 0; idx < n_pairs && t < threads; ++idx) {
-      cum += int64_t{a.pos[idx / a.n_heads]} + 1;
+      cum += cost(idx / a.n_heads);
       while (t < threads && cum * threads >= total * a.n_heads * t) {
         bounds[static_cast<size_t>(t++)] = idx + 1;
       }

@@ -64,6 +64,8 @@ class CpuBackend final : public Backend {
                  const float* bias, float eps, float* y, int64_t ldy) override;
   void Rotary(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
               const int32_t* pos, float theta) override;
+  void RotaryFreqs(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                   const int32_t* pos, const double* inv_freq) override;
   void SwiGlu(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows, int64_t n,
               float* out, int64_t ldo) override;
   void Embedding(const int32_t* ids, int64_t rows, const WeightRef& table, float* y,
@@ -86,6 +88,9 @@ class CpuBackend final : public Backend {
   // Linear for larger m: OpenBLAS sgemm per thread over output-row ranges.
   void LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                    int64_t ldy, bool accumulate);
+  // Rotary with the given inverse frequencies (head_dim / 2 of them), split over rows.
+  void RotaryWith(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                  const int32_t* pos, const double* inv_freq);
   // Per-thread scratch of at least `floats` floats (grown on demand, never shrunk).
   float* Scratch(int thread, int64_t floats);
 

@@ -239,7 +239,7 @@ void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* 
     }
     float running_max = -INFINITY;
     float running_sum = 0.0f;
-    ForEachKvRun(a.kv, a.seq[r], a.pos[r] + 1, kv_off,
+    ForEachKvRun(a.kv, a.seq[r], AttentionFirstPos(a, r), a.pos[r] + 1, kv_off,
                  [&](DType dtype, const char* k, const char* v, int32_t cnt) {
                    VisitDType(dtype, [&]<DType T>() {
                      AttendRun<NV, T>(qv, k, v, a.kv.kv_dim * DTypeSize(T), cnt, s, running_max,

@@ -87,6 +87,25 @@ void RotaryRef(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t hea
   }
 }
 
+void RotaryFreqsRef(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                    const int32_t* pos, const double* inv_freq) {
+  const int32_t half = head_dim / 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int32_t h = 0; h < n_heads; ++h) {
+      float* xh = x + r * ldx + static_cast<int64_t>(h) * head_dim;
+      for (int32_t i = 0; i < half; ++i) {
+        const double angle = static_cast<double>(pos[r]) * inv_freq[i];
+        const double c = std::cos(angle);
+        const double s = std::sin(angle);
+        const double a = xh[i];
+        const double b = xh[i + half];
+        xh[i] = static_cast<float>(a * c - b * s);
+        xh[i + half] = static_cast<float>(b * c + a * s);
+      }
+    }
+  }
+}
+
 void SwiGluRef(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows,
                int64_t n, float* out, int64_t ldo) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -138,12 +157,14 @@ void AttentionRef(const AttentionArgs& a) {
         locs.push_back({kv.KeyAt(slot), kv.ValueAt(slot), kv.pools[entry.pool].dtype});
       }
     }
+    // A sliding window skips the positions <= pos[r] - window.
+    const int32_t first = a.window > 0 ? std::max(0, a.pos[r] - a.window + 1) : 0;
     scores.resize(static_cast<size_t>(n_pos));
     for (int32_t h = 0; h < a.n_heads; ++h) {
       const float* q = a.q + r * a.ldq + static_cast<int64_t>(h) * a.head_dim;
       const int64_t kv_off = static_cast<int64_t>(h / group) * a.head_dim;
       double max_score = -INFINITY;
-      for (int32_t p = 0; p < n_pos; ++p) {
+      for (int32_t p = first; p < n_pos; ++p) {
         const Loc& l = locs[static_cast<size_t>(p)];
         double dot = 0.0;
         for (int32_t d = 0; d < a.head_dim; ++d) {
@@ -153,14 +174,14 @@ void AttentionRef(const AttentionArgs& a) {
         max_score = std::max(max_score, dot * a.scale);
       }
       double denom = 0.0;
-      for (int32_t p = 0; p < n_pos; ++p) {
+      for (int32_t p = first; p < n_pos; ++p) {
         scores[static_cast<size_t>(p)] = std::exp(scores[static_cast<size_t>(p)] - max_score);
         denom += scores[static_cast<size_t>(p)];
       }
       float* out = a.out + r * a.ldo + static_cast<int64_t>(h) * a.head_dim;
       for (int32_t d = 0; d < a.head_dim; ++d) {
         double acc = 0.0;
-        for (int32_t p = 0; p < n_pos; ++p) {
+        for (int32_t p = first; p < n_pos; ++p) {
           const Loc& l = locs[static_cast<size_t>(p)];
           acc += scores[static_cast<size_t>(p)] * LoadWeight(l.v, l.dtype, kv_off + d);
         }

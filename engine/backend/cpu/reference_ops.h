@@ -26,6 +26,8 @@ void LayerNormRef(const float* x, int64_t rows, int64_t dim, int64_t ldx, const 
                   const float* bias, float eps, float* y, int64_t ldy);
 void RotaryRef(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
                const int32_t* pos, float theta);
+void RotaryFreqsRef(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim,
+                    const int32_t* pos, const double* inv_freq);
 void SwiGluRef(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t rows,
                int64_t n, float* out, int64_t ldo);
 void EmbeddingRef(const int32_t* ids, int64_t rows, const WeightRef& table, float* y, int64_t ldy);

@@ -1,0 +1,179 @@
+# Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+"""Tiny random Hugging Face models and their outputs, made with transformers itself.
+
+For the import oracle test (hf_import_oracle_test.cc): builds a random model of one
+architecture with transformers, saves it with save_pretrained(safe_serialization=True)
+(sharded when --shard), adds a small byte-level BPE tokenizer.json, and records what
+transformers computes in float32 for a random prompt: the prefill logits, a greedy
+generation, and the logits of each decode step (the generated tokens fed one at a time
+through transformers' KV cache).
+
+CLI:
+  hf_oracle.py --arch llama3|linear|mistral|qwen2|serve --out DIR [--shard] [--seed N]
+Writes DIR/hf/ (the model directory), DIR/prefill.bin ([prompt, vocab] float32),
+DIR/decode.bin ([gen, vocab] float32: row k is the step that fed generated[k]) and
+DIR/ref.json {"prompt": [...], "generated": [...], "vocab_size": V, "min_margin": m}
+(min_margin: the smallest gap between the two best logits over the greedy steps).
+--arch serve (hf_serve_oracle_test.cc): a plain LlamaForCausalLM whose tokenizer.json has
+the special tokens <unk> <s> </s> at ids 0..2 (the config's bos 1 and eos 2), with a
+tokenizer_config.json naming LlamaTokenizerFast (which prepends <s>, as Llama-2's does)
+and a generation_config.json whose eos_token_id is the list [2, 3]. The prompt is then the
+ids transformers' own AutoTokenizer gives for PROMPT_TEXT, and ref.json also holds
+"prompt_text", "eos_token_ids" and "generated_text" (the tokenizer's decode, with
+skip_special_tokens, of the generated ids up to the first eos id, that one excluded).
+Exit status 77 when transformers cannot be imported (the test then skips).
+
+transformers comes from its own site directory (MOT_HF_ORACLE_SITE, default
+<venv>/hf-oracle): it pins tokenizers and huggingface-hub versions older than the ones
+the other oracles use, so scripts/setup.sh installs it there with --no-deps.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+SITE = os.environ.get("MOT_HF_ORACLE_SITE", os.path.join(sys.prefix, "hf-oracle"))
+if os.path.isdir(SITE):
+    sys.path.insert(0, SITE)
+
+try:
+    import torch
+    import transformers
+    from transformers import (DynamicCache, LlamaConfig, LlamaForCausalLM, MistralConfig,
+                              MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM)
+except Exception as e:  # noqa: BLE001 - any import failure means "not installed here"
+    print(f"SKIP: transformers is not importable ({type(e).__name__}: {e}); "
+          f"scripts/setup.sh installs it into {SITE}", file=sys.stderr)
+    sys.exit(77)
+
+VOCAB = 300
+PROMPT = 24
+GEN = 8
+
+COMMON = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+              intermediate_size=128, vocab_size=VOCAB, max_position_embeddings=128,
+              initializer_range=0.2, rms_norm_eps=1e-5, attn_implementation="eager")
+
+
+def make_model(arch):
+    if arch == "llama3":
+        # head_dim 16, theta 10000, original length 64: wavelengths 6.3 (kept), 19.9 and 62.8
+        # (blended), 199 and up (divided by factor): every band is used.
+        cfg = LlamaConfig(rope_theta=10000.0, rope_scaling={
+            "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 64}, **COMMON)
+        return LlamaForCausalLM(cfg)
+    if arch == "linear":
+        cfg = LlamaConfig(rope_scaling={"type": "linear", "factor": 3.0}, tie_word_embeddings=True,
+                          **COMMON)
+        return LlamaForCausalLM(cfg)
+    if arch == "mistral":
+        # A window of 8 over 24 + 8 tokens: most queries see only part of their prefix.
+        return MistralForCausalLM(MistralConfig(sliding_window=8, **COMMON))
+    if arch == "qwen2":
+        # Qwen2Config names no eos by default; real Qwen2 configs do (mot-import needs one).
+        return Qwen2ForCausalLM(Qwen2Config(rope_theta=1000000.0, eos_token_id=2, **COMMON))
+    if arch == "serve":
+        return LlamaForCausalLM(LlamaConfig(bos_token_id=1, eos_token_id=2, **COMMON))
+    raise SystemExit(f"unknown --arch {arch}")
+
+
+def randomize(model, gen):
+    """Norm weights around 1 and q/k/v biases non-zero (transformers initialises them to 1
+    and 0, which would leave their mapping untested)."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.4 * (torch.rand(p.shape, generator=gen) - 0.5))
+            elif name.endswith(".bias"):
+                p.copy_(0.5 * torch.randn(p.shape, generator=gen))
+
+
+SERVE_SPECIALS = ["<unk>", "<s>", "</s>"]  # ids 0, 1, 2
+SERVE_EOS = [2, 3]
+PROMPT_TEXT = "the quick brown fox imported a model from transformers, théorie 42"
+
+
+def write_tokenizer(path, specials=()):
+    """A byte-level BPE tokenizer.json of 300 ids (`specials` first, then 256 bytes and
+    merges), as the tokenizers library writes it."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB, show_progress=False,
+                                  special_tokens=list(specials),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    text = ["the quick brown fox jumps over the lazy dog " * 4,
+            "a model imported from transformers " * 4, "the theory of the thing " * 4]
+    tok.train_from_iterator(text, trainer)
+    tok.save(path)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--shard", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    model = make_model(args.arch).to(torch.float32).eval()
+    randomize(model, gen)
+    hf_dir = os.path.join(args.out, "hf")
+    model.save_pretrained(hf_dir, safe_serialization=True,
+                          **({"max_shard_size": "60KB"} if args.shard else {}))
+    serve = args.arch == "serve"
+    write_tokenizer(os.path.join(hf_dir, "tokenizer.json"), SERVE_SPECIALS if serve else ())
+    extra = {}
+    if serve:
+        from transformers import AutoTokenizer, GenerationConfig
+        with open(os.path.join(hf_dir, "tokenizer_config.json"), "w") as f:
+            json.dump({"tokenizer_class": "LlamaTokenizerFast", "bos_token": "<s>",
+                       "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True,
+                       "add_eos_token": False, "legacy": False}, f)
+        GenerationConfig(bos_token_id=1, eos_token_id=SERVE_EOS).save_pretrained(hf_dir)
+        tokenizer = AutoTokenizer.from_pretrained(hf_dir)
+        ids = tokenizer(PROMPT_TEXT)["input_ids"]
+        if ids[0] != 1:
+            raise SystemExit(f"{type(tokenizer).__name__} did not prepend <s>: {ids}")
+        prompt = torch.tensor([ids])
+        extra = {"prompt_text": PROMPT_TEXT, "eos_token_ids": SERVE_EOS,
+                 "tokenizer_class": type(tokenizer).__name__}
+    else:
+        prompt = torch.randint(0, VOCAB, (1, PROMPT), generator=gen)
+    # Greedy decoding by hand (generate() imports torch.distributed.fsdp, which Debian's
+    # torch 1.13 cannot import under Python 3.11); the same steps generate() takes: one
+    # prefill, then one token at a time through the model's KV cache.
+    with torch.no_grad():
+        out = model(prompt, past_key_values=DynamicCache(), use_cache=True)
+        prefill = out.logits[0]
+        past = out.past_key_values
+        last = prefill[-1]
+        generated, decode, margins = [], [], []
+        for _ in range(GEN):
+            top2 = torch.topk(last, 2).values
+            margins.append(float(top2[0] - top2[1]))
+            token = int(torch.argmax(last))
+            generated.append(token)
+            out = model(torch.tensor([[token]]), past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            last = out.logits[0, -1]
+            decode.append(last)
+    prefill.numpy().astype("<f4").tofile(os.path.join(args.out, "prefill.bin"))
+    torch.stack(decode).numpy().astype("<f4").tofile(os.path.join(args.out, "decode.bin"))
+    if serve:
+        end = next((i for i, t in enumerate(generated) if t in SERVE_EOS), len(generated))
+        extra["generated_text"] = tokenizer.decode(generated[:end], skip_special_tokens=True)
+    with open(os.path.join(args.out, "ref.json"), "w") as f:
+        json.dump({"prompt": prompt[0].tolist(), "generated": generated, "vocab_size": VOCAB,
+                   "min_margin": min(margins), "transformers": transformers.__version__,
+                   **extra}, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
