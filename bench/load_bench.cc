@@ -81,6 +81,23 @@ struct Sample {
   }
 };
 
+// The arrival times of one stream's text deltas: time to the first, gaps between the rest.
+struct DeltaTimes {
+  explicit DeltaTimes(Clock::time_point start) : start(start) {}
+  void OnText() {
+    const Clock::time_point now = Clock::now();
+    if (ttft < 0) {
+      ttft = Ms(now - start);
+    } else {
+      itl.push_back(Ms(now - last));
+    }
+    last = now;
+  }
+  Clock::time_point start, last{};
+  double ttft = -1;  // < 0: no text came back
+  std::vector<double> itl;
+};
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -118,23 +135,12 @@ void RunServed(v1::MotService::Stub& stub, int concurrency, Clock::time_point un
         req.mutable_limits()->set_max_new_tokens(new_tokens);
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-        const Clock::time_point start = Clock::now();
+        DeltaTimes times(Clock::now());
         std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader = stub.Generate(&ctx, req);
         v1::GenerateResponse resp;
-        Clock::time_point last{};
-        double ttft = -1;
-        std::vector<double> itl;
         int64_t tokens = 0;
         while (reader->Read(&resp)) {
-          if (resp.has_text()) {
-            const Clock::time_point now = Clock::now();
-            if (ttft < 0) {
-              ttft = Ms(now - start);
-            } else {
-              itl.push_back(Ms(now - last));
-            }
-            last = now;
-          }
+          if (resp.has_text()) times.OnText();
           if (resp.has_usage()) {
             tokens = resp.usage().text().generated_tokens() +
                      resp.usage().image().generated_tokens() +
@@ -142,10 +148,10 @@ void RunServed(v1::MotService::Stub& stub, int concurrency, Clock::time_point un
           }
         }
         const grpc::Status s = reader->Finish();
-        if (!s.ok() || ttft < 0) {
+        if (!s.ok() || times.ttft < 0) {
           out->Fail(s.ok() ? "no text came back" : s.error_message());
         } else {
-          out->Add(ttft, itl, tokens);
+          out->Add(times.ttft, times.itl, tokens);
         }
       }
     });
@@ -175,27 +181,16 @@ void RunInProcess(engine::Engine& eng, int concurrency, Clock::time_point until,
         req.sampling.temperature = 0;
         req.sampling.logit_bias = {{eos, -1e9f}};
         req.sampling.max_new_tokens = new_tokens;
-        const Clock::time_point start = Clock::now();
+        DeltaTimes times(Clock::now());
         absl::StatusOr<std::unique_ptr<engine::RequestHandle>> h = eng.Submit(std::move(req));
         if (!h.ok()) {
           out->Fail(std::string(h.status().message()));
           continue;
         }
-        Clock::time_point last{};
-        double ttft = -1;
-        std::vector<double> itl;
         int64_t tokens = 0;
         bool error = false;
         while (std::optional<engine::Event> ev = (*h)->Next()) {
-          if (ev->kind == engine::EventKind::kTextDelta) {
-            const Clock::time_point now = Clock::now();
-            if (ttft < 0) {
-              ttft = Ms(now - start);
-            } else {
-              itl.push_back(Ms(now - last));
-            }
-            last = now;
-          }
+          if (ev->kind == engine::EventKind::kTextDelta) times.OnText();
           if (ev->kind == engine::EventKind::kUsage) {
             for (const engine::ModalityUsage& u : ev->usage) tokens += u.generated_tokens;
           }
@@ -203,10 +198,10 @@ void RunInProcess(engine::Engine& eng, int concurrency, Clock::time_point until,
             error = ev->reason == engine::FinishReason::kError;
           }
         }
-        if (error || ttft < 0) {
+        if (error || times.ttft < 0) {
           out->Fail("in-process request failed");
         } else {
-          out->Add(ttft, itl, tokens);
+          out->Add(times.ttft, times.itl, tokens);
         }
       }
     });

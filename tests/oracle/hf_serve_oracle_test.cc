@@ -42,6 +42,7 @@
 #include "model_loaders/checkpoint.h"
 #include "nlohmann/json.hpp"
 #include "tests/oracle/oracle_test_util.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/status_matchers.h"
 
 #ifndef MOT_IMPORT_BIN
@@ -66,23 +67,6 @@ std::string ReadAll(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// A free loopback port (bind to 0, read it back; another process could take it meanwhile).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
-  }
-  const int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
 }
 
 std::string Quote(const std::string& s) {
@@ -233,8 +217,8 @@ TEST(HfServeOracleTest, ImportedLlamaServesTransformersGreedyIds) {
     std::printf("[hf-serve] mot-server or mot-cli not built here: gRPC part skipped\n");
     return;
   }
-  const int port = FreePort();
-  const int metrics_port = FreePort();
+  const int port = testing::FreePort();
+  const int metrics_port = testing::FreePort();
   ASSERT_GT(port, 0);
   const std::string log = dir + "/server.log";
   std::vector<std::string> args = {MOT_SERVER_BIN,

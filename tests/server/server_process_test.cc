@@ -26,29 +26,11 @@
 #include "gtest/gtest.h"
 #include "mot/v1/mot.grpc.pb.h"
 #include "tests/model_loaders/test_util.h"
+#include "tests/testing/free_port.h"
 #include "tests/testing/tiny_checkpoint.h"
 
 namespace mot::server {
 namespace {
-
-// A free loopback port: bind to 0 and read back what the kernel chose (there is a window in
-// which another process could take it; tests on one machine rarely race for it).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
-  }
-  const int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -61,8 +43,8 @@ class ServerProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(testing::WriteTinyCheckpoint(dir_.Join("ckpt")).ok());
-    port_ = FreePort();
-    metrics_port_ = FreePort();
+    port_ = testing::FreePort();
+    metrics_port_ = testing::FreePort();
     ASSERT_GT(port_, 0);
     ASSERT_GT(metrics_port_, 0);
   }
