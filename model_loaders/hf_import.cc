@@ -208,7 +208,9 @@ absl::Status MapRopeScaling(const json& root, RopeScaling* out) {
                       absl::StrCat("unsupported rope scaling type \"", type,
                                    "\" (supported: default, linear, llama3)"));
   }
-  for (const auto& [key, unused] : r.items()) {
+  for (const auto& item : r.items()) {
+    // A named copy: clang 14 cannot capture a structured binding in a lambda.
+    const std::string& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
       return FieldError(absl::StrCat("rope_scaling.", key),
                         absl::StrCat("not supported with rope_type \"", type, "\""));
@@ -294,7 +296,8 @@ absl::StatusOr<HfConfig> MapHfConfig(std::string_view config_json) {
       mapped.insert({"use_sliding_window", "sliding_window", "max_window_layers"});
       break;
   }
-  for (const auto& [key, unused] : root.items()) {
+  for (const auto& item : root.items()) {
+    const std::string& key = item.key();  // not a structured binding: see MapRopeScaling
     if (mapped.count(key) != 0) continue;
     if (std::any_of(std::begin(kIgnoredKeys), std::end(kIgnoredKeys),
                     [&](const char* k) { return key == k; })) {
