@@ -53,6 +53,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/bandwidth.h"
 #include "bench/bench_flags.h"
+#include "bench/machine_info.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/core/thread_pool.h"
 #include "engine/kv/contiguous_kv_cache.h"
@@ -147,34 +148,6 @@ bool MakeConfig(const std::string& size, MotConfig* c) {
     c->vocab_ranges.push_back({"audio", image_end, c->vocab_size, 2});
   }
   return true;
-}
-
-std::string RunCommand(const std::string& cmd) {
-  std::string out;
-  FILE* f = popen(cmd.c_str(), "r");
-  if (f == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  pclose(f);
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-  return out;
-}
-
-std::string CpuModel() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string LoadAvg() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
 }
 
 struct Row {
