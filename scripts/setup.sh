@@ -13,7 +13,7 @@ BUILD_TYPE=${BUILD_TYPE:-Release}
 # Debian packages the build, the tests and the oracles need.
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libabsl-dev libre2-dev nlohmann-json3-dev libssl-dev
+  libabsl-dev libre2-dev nlohmann-json3-dev libssl-dev libicu-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libstb-dev libsndfile1-dev libsoxr-dev libkissfft-dev

@@ -109,6 +109,168 @@ bool IsWhiteSpaceChar(std::string_view ch) {
          IsUnicodeWhiteSpace(c.code_point);
 }
 
+// Appends the steps of a pre-tokenizer (flattening Sequences) to `steps`.
+absl::Status ParsePreTokenizer(const Json& obj, const std::string& path,
+                               std::vector<PreTokenizerStep>* steps, int depth = 0) {
+  MOT_ASSIGN_OR_RETURN(std::string type, GetType(obj, path));
+  if (type == "ByteLevel") {
+    MOT_ASSIGN_OR_RETURN(ByteLevelConfig c, ParseByteLevel(obj, path));
+    steps->push_back({nullptr, c.add_prefix_space, c.use_regex});
+    return absl::OkStatus();
+  }
+  if (type == "Split") {
+    auto pat = obj.find("pattern");
+    if (pat == obj.end() || !pat->is_object() || pat->size() != 1) {
+      return Bad(absl::StrCat(path, ".pattern"), "must be {\"Regex\": ...} or {\"String\": ...}");
+    }
+    const bool is_regex = pat->contains("Regex");
+    if (!is_regex && !pat->contains("String")) {
+      return Bad(absl::StrCat(path, ".pattern"), "must be {\"Regex\": ...} or {\"String\": ...}");
+    }
+    const Json& text = is_regex ? (*pat)["Regex"] : (*pat)["String"];
+    if (!text.is_string()) {
+      return Bad(absl::StrCat(path, ".pattern.", is_regex ? "Regex" : "String"),
+                 "must be a string");
+    }
+    auto beh = obj.find("behavior");
+    if (beh == obj.end() || !beh->is_string()) {
+      return Bad(absl::StrCat(path, ".behavior"), "missing or not a string");
+    }
+    absl::StatusOr<SplitBehavior> behavior = ParseSplitBehavior(beh->get<std::string>());
+    if (!behavior.ok()) {
+      return Bad(absl::StrCat(path, ".behavior"), std::string(behavior.status().message()));
+    }
+    MOT_ASSIGN_OR_RETURN(bool invert, GetBool(obj, "invert", path, false));
+    absl::StatusOr<std::unique_ptr<RegexSplitter>> splitter =
+        RegexSplitter::Create(text.get<std::string>(), is_regex, *behavior, invert);
+    if (!splitter.ok()) {
+      return Bad(absl::StrCat(path, ".pattern.", is_regex ? "Regex" : "String"),
+                 std::string(splitter.status().message()));
+    }
+    steps->push_back({*std::move(splitter), false, false});
+    return absl::OkStatus();
+  }
+  if (type == "Sequence") {
+    auto seq = obj.find("pretokenizers");
+    if (seq == obj.end() || !seq->is_array()) {
+      return Bad(absl::StrCat(path, ".pretokenizers"), "must be an array");
+    }
+    if (depth > 8) return Bad(path, "Sequences nested too deeply");
+    for (size_t i = 0; i < seq->size(); ++i) {
+      MOT_RETURN_IF_ERROR(ParsePreTokenizer(
+          (*seq)[i], absl::StrCat(path, ".pretokenizers[", i, "]"), steps, depth + 1));
+    }
+    return absl::OkStatus();
+  }
+  return Bad(absl::StrCat(path, ".type"),
+             absl::StrCat("\"", type, "\" is not supported (ByteLevel, Split or Sequence)"));
+}
+
+// The normal forms of a normalizer (flattening Sequences).
+absl::Status ParseNormalizer(const Json& obj, const std::string& path,
+                             std::vector<NormalForm>* forms, int depth = 0) {
+  MOT_ASSIGN_OR_RETURN(std::string type, GetType(obj, path));
+  if (std::optional<NormalForm> f = UnicodeNormalizer::ParseForm(type)) {
+    forms->push_back(*f);
+    return absl::OkStatus();
+  }
+  if (type == "Sequence") {
+    auto seq = obj.find("normalizers");
+    if (seq == obj.end() || !seq->is_array()) {
+      return Bad(absl::StrCat(path, ".normalizers"), "must be an array");
+    }
+    if (depth > 8) return Bad(path, "Sequences nested too deeply");
+    for (size_t i = 0; i < seq->size(); ++i) {
+      MOT_RETURN_IF_ERROR(ParseNormalizer((*seq)[i], absl::StrCat(path, ".normalizers[", i, "]"),
+                                          forms, depth + 1));
+    }
+    return absl::OkStatus();
+  }
+  return Bad(absl::StrCat(path, ".type"),
+             absl::StrCat("\"", type, "\" is not supported (NFC, NFD, NFKC, NFKD or Sequence)"));
+}
+
+// TemplateProcessing's `single` template: the special tokens' ids before and after $A.
+absl::Status ParseTemplateProcessing(const Json& obj, const std::string& path,
+                                     std::vector<int32_t>* prefix, std::vector<int32_t>* suffix) {
+  auto single = obj.find("single");
+  if (single == obj.end() || !single->is_array()) {
+    return Bad(absl::StrCat(path, ".single"), "missing or not an array");
+  }
+  auto specials = obj.find("special_tokens");
+  if (specials != obj.end() && !specials->is_object()) {
+    return Bad(absl::StrCat(path, ".special_tokens"), "must be an object");
+  }
+  if (auto pair = obj.find("pair"); pair != obj.end() && !pair->is_array() && !pair->is_null()) {
+    // Pairs are never encoded here; the field is only checked for shape.
+    return Bad(absl::StrCat(path, ".pair"), "must be an array");
+  }
+  bool seen_a = false;
+  for (size_t i = 0; i < single->size(); ++i) {
+    const Json& item = (*single)[i];
+    const std::string ipath = absl::StrCat(path, ".single[", i, "]");
+    if (!item.is_object() || item.size() != 1) {
+      return Bad(ipath, "must be {\"SpecialToken\": ...} or {\"Sequence\": ...}");
+    }
+    if (auto seq = item.find("Sequence"); seq != item.end()) {
+      const Json* id = seq->is_object() && seq->contains("id") ? &(*seq)["id"] : nullptr;
+      if (id == nullptr || !id->is_string() || id->get<std::string>() != "A") {
+        return Bad(ipath, "a single template's sequence must be $A");
+      }
+      if (seen_a) return Bad(ipath, "$A appears twice");
+      seen_a = true;
+      continue;
+    }
+    auto st = item.find("SpecialToken");
+    if (st == item.end() || !st->is_object() || !st->contains("id") || !(*st)["id"].is_string()) {
+      return Bad(ipath, "must be {\"SpecialToken\": {\"id\": ...}} or {\"Sequence\": ...}");
+    }
+    const std::string name = (*st)["id"].get<std::string>();
+    if (specials == obj.end() || !specials->contains(name)) {
+      return Bad(ipath, absl::StrCat("special token \"", name, "\" is not in special_tokens"));
+    }
+    const Json& entry = (*specials)[name];
+    const std::string epath = absl::StrCat(path, ".special_tokens[\"", name, "\"].ids");
+    if (!entry.is_object() || !entry.contains("ids") || !entry["ids"].is_array()) {
+      return Bad(epath, "missing or not an array");
+    }
+    for (size_t k = 0; k < entry["ids"].size(); ++k) {
+      MOT_ASSIGN_OR_RETURN(int32_t v, GetId(entry["ids"][k], absl::StrCat(epath, "[", k, "]")));
+      (seen_a ? suffix : prefix)->push_back(v);
+    }
+  }
+  if (!seen_a) return Bad(absl::StrCat(path, ".single"), "has no $A");
+  return absl::OkStatus();
+}
+
+// The post-processor (flattening Sequences): ByteLevel (offsets only) and TemplateProcessing.
+absl::Status ParsePostProcessor(const Json& obj, const std::string& path,
+                                std::vector<int32_t>* prefix, std::vector<int32_t>* suffix,
+                                bool* has_template, int depth = 0) {
+  MOT_ASSIGN_OR_RETURN(std::string type, GetType(obj, path));
+  if (type == "ByteLevel") return absl::OkStatus();
+  if (type == "TemplateProcessing") {
+    if (*has_template) return Bad(path, "a second TemplateProcessing");
+    *has_template = true;
+    return ParseTemplateProcessing(obj, path, prefix, suffix);
+  }
+  if (type == "Sequence") {
+    auto seq = obj.find("processors");
+    if (seq == obj.end() || !seq->is_array()) {
+      return Bad(absl::StrCat(path, ".processors"), "must be an array");
+    }
+    if (depth > 8) return Bad(path, "Sequences nested too deeply");
+    for (size_t i = 0; i < seq->size(); ++i) {
+      MOT_RETURN_IF_ERROR(ParsePostProcessor((*seq)[i], absl::StrCat(path, ".processors[", i, "]"),
+                                             prefix, suffix, has_template, depth + 1));
+    }
+    return absl::OkStatus();
+  }
+  return Bad(absl::StrCat(path, ".type"),
+             absl::StrCat("\"", type,
+                          "\" is not supported (null, ByteLevel, TemplateProcessing or Sequence)"));
+}
+
 constexpr char kDefaultByteLevelDecoder[] =
     R"({"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true})";
 
@@ -159,53 +321,41 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
       }
     }
     if (auto it = root.find("normalizer"); it != root.end() && !it->is_null()) {
-      MOT_ASSIGN_OR_RETURN(std::string type, GetType(*it, "normalizer"));
-      return Bad("normalizer", absl::StrCat("type \"", type, "\" is not supported (only null)"));
+      std::vector<NormalForm> forms;
+      MOT_RETURN_IF_ERROR(ParseNormalizer(*it, "normalizer", &forms));
+      if (!forms.empty()) {
+        MOT_ASSIGN_OR_RETURN(tok->normalizer_, UnicodeNormalizer::Create(std::move(forms)));
+      }
+      tok->normalizer_json_ = it->dump();
     }
 
-    // Pre-tokenizer: ByteLevel, alone or as the only element of a Sequence.
+    // Pre-tokenizer: ByteLevel, or a Sequence of Splits ending in one ByteLevel.
     auto pt = root.find("pre_tokenizer");
     if (pt == root.end() || pt->is_null()) {
       return Bad("pre_tokenizer", "missing: a byte-level BPE needs the ByteLevel pre-tokenizer");
     }
-    MOT_ASSIGN_OR_RETURN(std::string pt_type, GetType(*pt, "pre_tokenizer"));
-    const Json* byte_level = nullptr;
-    std::string bl_path = "pre_tokenizer";
-    if (pt_type == "ByteLevel") {
-      byte_level = &*pt;
-    } else if (pt_type == "Sequence") {
-      auto seq = pt->find("pretokenizers");
-      if (seq == pt->end() || !seq->is_array()) {
-        return Bad("pre_tokenizer.pretokenizers", "must be an array");
-      }
-      if (seq->size() != 1) {
-        return Bad("pre_tokenizer.pretokenizers",
-                   absl::StrCat("only a Sequence of one ByteLevel is supported, got ", seq->size(),
-                                " elements"));
-      }
-      bl_path = "pre_tokenizer.pretokenizers[0]";
-      MOT_ASSIGN_OR_RETURN(std::string t0, GetType((*seq)[0], bl_path));
-      if (t0 != "ByteLevel") {
-        return Bad(absl::StrCat(bl_path, ".type"),
-                   absl::StrCat("\"", t0, "\" is not supported (only ByteLevel)"));
-      }
-      byte_level = &(*seq)[0];
-    } else {
-      return Bad("pre_tokenizer.type",
-                 absl::StrCat("\"", pt_type, "\" is not supported (ByteLevel or Sequence)"));
+    std::vector<PreTokenizerStep> steps;
+    MOT_RETURN_IF_ERROR(ParsePreTokenizer(*pt, "pre_tokenizer", &steps));
+    if (steps.empty() || steps.back().split != nullptr) {
+      return Bad("pre_tokenizer",
+                 "must end in a ByteLevel pre-tokenizer: the vocabulary of a byte-level BPE is "
+                 "spelled in its alphabet");
     }
-    MOT_ASSIGN_OR_RETURN(ByteLevelConfig blc, ParseByteLevel(*byte_level, bl_path));
-    tok->add_prefix_space_ = blc.add_prefix_space;
-    tok->use_regex_ = blc.use_regex;
+    for (size_t i = 0; i + 1 < steps.size(); ++i) {
+      if (steps[i].split == nullptr) {
+        return Bad("pre_tokenizer", "only one ByteLevel, the last pre-tokenizer, is supported");
+      }
+    }
+    tok->add_prefix_space_ = steps.back().add_prefix_space;
+    tok->use_regex_ = steps.back().use_regex;
+    if (steps.size() > 1) tok->steps_ = std::move(steps);
     tok->pre_tokenizer_json_ = pt->dump();
 
     tok->post_processor_json_ = "null";
     if (auto it = root.find("post_processor"); it != root.end() && !it->is_null()) {
-      MOT_ASSIGN_OR_RETURN(std::string type, GetType(*it, "post_processor"));
-      if (type != "ByteLevel") {
-        return Bad("post_processor.type",
-                   absl::StrCat("\"", type, "\" is not supported (null or ByteLevel)"));
-      }
+      bool has_template = false;
+      MOT_RETURN_IF_ERROR(ParsePostProcessor(*it, "post_processor", &tok->template_prefix_,
+                                             &tok->template_suffix_, &has_template));
       tok->post_processor_json_ = it->dump();
     }
     tok->decoder_json_ = "null";
@@ -305,10 +455,26 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
         merges.emplace_back(std::move(*ra), std::move(*rb));
       }
     }
-    auto model_or =
-        BpeModel::Create(std::move(vocab), std::move(merges), ignore_merges, limits.cache_entries);
+    BpeUnknown unknown;
+    unknown.fuse_unk = tok->fuse_unk_;
+    if (tok->model_unk_json_ != "null") {
+      const std::string unk = Json::parse(tok->model_unk_json_).get<std::string>();
+      auto it = spelled.find(unk);
+      // The library looks the unk token up only when it needs it, and then fails; a file
+      // whose unk token is not in the vocabulary is refused here, before any text.
+      if (it == spelled.end()) {
+        return Bad("model.unk_token", absl::StrCat("\"", unk, "\" is not in model.vocab"));
+      }
+      unknown.unk_id = it->second;
+    }
+    auto model_or = BpeModel::Create(std::move(vocab), std::move(merges), ignore_merges,
+                                     limits.cache_entries, unknown);
     if (!model_or.ok()) return Annotate(model_or.status(), "tokenizer.json");
     tok->model_ = std::move(model_or).value();
+    if (tok->byte_fallback_ && !tok->model_->complete_alphabet()) {
+      return Bad("model.byte_fallback",
+                 "not supported when the vocabulary lacks some bytes (it would change ids)");
+    }
     for (const auto& [id, s] : tok->opaque_tokens_) {
       if (tok->model_->TokenBytes(id) != nullptr) {
         return Bad("model.vocab", absl::StrCat("id ", id, " is used by two tokens"));
@@ -492,6 +658,10 @@ void TextTokenizer::EncodeText(std::string_view text, std::vector<int32_t>* ids)
     with_space.append(text);
     text = with_space;
   }
+  if (!steps_.empty()) {
+    EncodeTextWithSteps(text, ids);
+    return;
+  }
   if (!use_regex_) {
     model_->EncodeWord(text, ids);
     return;
@@ -500,6 +670,34 @@ void TextTokenizer::EncodeText(std::string_view text, std::vector<int32_t>* ids)
   pieces.clear();
   splitter_.Split(text, &pieces);
   for (std::string_view p : pieces) model_->EncodeWord(p, ids);
+}
+
+void TextTokenizer::EncodeTextWithSteps(std::string_view text, std::vector<int32_t>* ids) const {
+  // Pieces are owned strings: a ByteLevel step with add_prefix_space changes them.
+  std::vector<std::string> pieces = {std::string(text)};
+  std::vector<std::string> next;
+  std::vector<std::string_view> views;
+  for (const PreTokenizerStep& step : steps_) {
+    next.clear();
+    for (const std::string& piece : pieces) {
+      views.clear();
+      if (step.split != nullptr) {
+        step.split->Split(piece, &views);
+        for (std::string_view v : views) next.emplace_back(v);
+        continue;
+      }
+      std::string p = piece;
+      if (step.add_prefix_space && (p.empty() || p[0] != ' ')) p.insert(p.begin(), ' ');
+      if (!step.use_regex) {
+        next.push_back(std::move(p));
+        continue;
+      }
+      splitter_.Split(p, &views);
+      for (std::string_view v : views) next.emplace_back(v);
+    }
+    pieces.swap(next);
+  }
+  for (const std::string& p : pieces) model_->EncodeWord(p, ids);
 }
 
 absl::StatusOr<std::vector<int32_t>> TextTokenizer::Encode(std::string_view text,
@@ -511,28 +709,44 @@ absl::StatusOr<std::vector<int32_t>> TextTokenizer::Encode(std::string_view text
   }
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
-  if (text.empty()) return ids;
-  std::vector<Match> first;
-  if (!trie_[0].empty()) {
-    SplitOnAddedTokens(text, false, options.parse_special, &first, 0);
-  } else {
-    first.push_back({0, text.size(), -1});
-  }
-  std::vector<Match> second;
-  for (const Match& m : first) {
-    if (m.id >= 0 || trie_[1].empty()) {
-      second.push_back(m);
+  if (options.add_special_tokens) ids = template_prefix_;
+  if (!text.empty()) {
+    std::vector<Match> first;
+    if (!trie_[0].empty()) {
+      SplitOnAddedTokens(text, false, options.parse_special, &first, 0);
     } else {
-      SplitOnAddedTokens(text.substr(m.start, m.end - m.start), true, options.parse_special,
-                         &second, m.start);
+      first.push_back({0, text.size(), -1});
+    }
+    for (const Match& m : first) {
+      if (m.id >= 0) {
+        ids.push_back(m.id);
+        continue;
+      }
+      // The text between non-normalized added tokens is normalized, then split on the
+      // normalized ones (whose spans refer to the normalized text), then pre-tokenized.
+      std::string normalized;
+      std::string_view segment = text.substr(m.start, m.end - m.start);
+      if (normalizer_ != nullptr) {
+        normalized = normalizer_->Normalize(segment);
+        segment = normalized;
+      }
+      std::vector<Match> second;
+      if (trie_[1].empty()) {
+        second.push_back({0, segment.size(), -1});
+      } else {
+        SplitOnAddedTokens(segment, true, options.parse_special, &second, 0);
+      }
+      for (const Match& n : second) {
+        if (n.id >= 0) {
+          ids.push_back(n.id);
+        } else if (n.end > n.start) {
+          EncodeText(segment.substr(n.start, n.end - n.start), &ids);
+        }
+      }
     }
   }
-  for (const Match& m : second) {
-    if (m.id >= 0) {
-      ids.push_back(m.id);
-    } else if (m.end > m.start) {
-      EncodeText(text.substr(m.start, m.end - m.start), &ids);
-    }
+  if (options.add_special_tokens) {
+    ids.insert(ids.end(), template_suffix_.begin(), template_suffix_.end());
   }
   return ids;
 }
@@ -612,7 +826,7 @@ std::string TextTokenizer::ToJson() const {
     added.push_back(std::move(t));
   }
   root["added_tokens"] = std::move(added);
-  root["normalizer"] = nullptr;
+  root["normalizer"] = OrderedJson::parse(normalizer_json_);
   root["pre_tokenizer"] = OrderedJson::parse(pre_tokenizer_json_);
   root["post_processor"] = OrderedJson::parse(post_processor_json_);
   root["decoder"] = OrderedJson::parse(decoder_json_);

@@ -4,20 +4,28 @@
 // TextTokenizer: byte-level BPE read from and written to the Hugging Face `tokenizer.json`
 // format, giving the same ids as the `tokenizers` library for what it supports:
 //   model        BPE (vocab; merges as "a b" strings or [a, b] pairs; ignore_merges;
-//                dropout null/0; no continuing_subword_prefix / end_of_word_suffix),
-//   pre_tokenizer ByteLevel (add_prefix_space, use_regex), alone or as the only element of
-//                a Sequence,
-//   normalizer   null;  post_processor null or ByteLevel;  decoder null or ByteLevel;
-//   truncation / padding null;
+//                dropout null/0; no continuing_subword_prefix / end_of_word_suffix;
+//                unk_token / fuse_unk for bytes the vocabulary lacks, see bpe_model.h),
+//   pre_tokenizer ByteLevel (add_prefix_space, use_regex), or a Sequence of Split
+//                pre-tokenizers (a regex or string pattern, any behavior, invert; see
+//                internal/regex_split.h, e.g. Llama-3's and Qwen2's patterns) ending in one
+//                ByteLevel (typically use_regex false),
+//   normalizer   null, NFC, NFD, NFKC, NFKD or a Sequence of them (internal/normalizer.h),
+//   post_processor null, ByteLevel, TemplateProcessing (its `single` template: special
+//                tokens around one $A, added when EncodeOptions::add_special_tokens), or a
+//                Sequence of those;
+//   decoder      null or ByteLevel;  truncation / padding null;
 //   added_tokens special and non-special, with single_word / lstrip / rstrip / normalized
-//                (the input is split on them first, leftmost-longest, non-normalized
-//                tokens before normalized ones, as the library does).
-// Anything else is an InvalidArgument error naming its JSON path. All 256 single bytes
-// must be tokens, so unk_token / byte_fallback never apply (they are kept for ToJson()).
+//                (the input is split on the non-normalized ones first, leftmost-longest;
+//                the text between them is normalized and then split on the normalized
+//                ones, as the library does).
+// Anything else is an InvalidArgument error naming its JSON path. byte_fallback is kept for
+// ToJson() and refused when the vocabulary lacks a byte (it would then change ids).
 // Decode() always maps tokens back to their bytes (the ByteLevel decoder's job), whatever
-// `decoder` says.
+// `decoder` says; it does not undo a normalizer.
 // Round trip: Decode(Encode(text)) == text for every byte string, invalid UTF-8 included,
-// when add_prefix_space is false and no matched added token has lstrip/rstrip (those drop
+// when add_prefix_space is false, there is no normalizer, every byte is a token, the Split
+// behaviors do not remove text, and no matched added token has lstrip/rstrip (those drop
 // the bytes they absorb, like the library). See internal/byte_level.h for how invalid
 // UTF-8 is split. Ids are the tokenizer's own; the unified vocabulary offsets them.
 // Limits: TextTokenizerLimits (input bytes per Encode call, tokenizer.json size).
@@ -39,6 +47,8 @@
 #include "absl/status/statusor.h"
 #include "engine/tokenizer/text/internal/bpe_model.h"
 #include "engine/tokenizer/text/internal/byte_level.h"
+#include "engine/tokenizer/text/internal/normalizer.h"
+#include "engine/tokenizer/text/internal/regex_split.h"
 
 namespace mot::tokenizer {
 
@@ -70,10 +80,21 @@ struct EncodeOptions {
   // false: special added tokens in the text are not recognised and are encoded as plain
   // text (the library's `encode_special_tokens = True`); non-special added tokens still are.
   bool parse_special = true;
+  // true: the post-processor's special tokens (TemplateProcessing's `single`, e.g. Llama-3's
+  // <|begin_of_text|>) around the ids, as the library's encode(add_special_tokens=True).
+  // false (the default): none; the prompt builder places special tokens itself.
+  bool add_special_tokens = false;
 };
 
 struct DecodeOptions {
   bool skip_special = false;
+};
+
+// One pre-tokenizer of a chain (a Split, or a ByteLevel); internal to TextTokenizer.
+struct PreTokenizerStep {
+  std::unique_ptr<RegexSplitter> split;  // null: ByteLevel
+  bool add_prefix_space = false;
+  bool use_regex = true;
 };
 
 class TextTokenizer {
@@ -134,12 +155,18 @@ class TextTokenizer {
   void SplitOnAddedTokens(std::string_view text, bool normalized_group, bool parse_special,
                           std::vector<Match>* out, size_t base) const;
   void EncodeText(std::string_view text, std::vector<int32_t>* ids) const;
+  // EncodeText for a pre-tokenizer other than one ByteLevel: runs steps_ in order.
+  void EncodeTextWithSteps(std::string_view text, std::vector<int32_t>* ids) const;
 
   TextTokenizerLimits limits_;
   std::unique_ptr<BpeModel> model_;
   ByteLevelSplitter splitter_;
-  bool add_prefix_space_ = false;
+  bool add_prefix_space_ = false;  // of the final ByteLevel step
   bool use_regex_ = true;
+  std::vector<PreTokenizerStep> steps_;            // empty: ByteLevel alone (the fast path)
+  std::unique_ptr<UnicodeNormalizer> normalizer_;  // null: none
+  // TemplateProcessing's `single`: ids before and after the text ($A).
+  std::vector<int32_t> template_prefix_, template_suffix_;
   int32_t vocab_size_ = 0;
   std::vector<AddedToken> added_tokens_;
   absl::flat_hash_map<std::string, int32_t> added_by_content_;
@@ -157,6 +184,7 @@ class TextTokenizer {
   // Encode; decoded as their UTF-8 text, as the library's decoder does).
   absl::flat_hash_map<int32_t, std::string> opaque_tokens_;
   // Serialized JSON of the parts kept as read (written back by ToJson()).
+  std::string normalizer_json_ = "null";
   std::string pre_tokenizer_json_;
   std::string post_processor_json_;
   std::string decoder_json_;

@@ -287,6 +287,8 @@ TEST(TextTokenizerJsonErrorTest, NotJsonNamesTheParseError) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must be a JSON object")));
 }
 
+nlohmann::json J(const char* text) { return nlohmann::json::parse(text); }
+
 TEST(TextTokenizerJsonErrorTest, UnsupportedPartsAreNamedByPath) {
   struct Case {
     std::string pointer;
@@ -306,11 +308,38 @@ TEST(TextTokenizerJsonErrorTest, UnsupportedPartsAreNamedByPath) {
       {"/model/merges/1", "onlyone", "model.merges[1]: a merge string must be two tokens"},
       {"/model/merges/2", nlohmann::json::array({"zzqq", "x"}),
        "model.merges[2]: token \"zzqq\" is not in model.vocab"},
-      {"/normalizer", {{"type", "NFC"}}, "normalizer: type \"NFC\" is not supported"},
+      {"/normalizer", {{"type", "Lowercase"}}, "normalizer.type: \"Lowercase\" is not supported"},
+      {"/normalizer", J(R"({"type": "Sequence", "normalizers": [{"type": "NFC"},
+                                                              {"type": "Strip"}]})"),
+       "normalizer.normalizers[1].type: \"Strip\""},
       {"/pre_tokenizer", {{"type", "Whitespace"}}, "pre_tokenizer.type: \"Whitespace\""},
       {"/pre_tokenizer", nullptr, "pre_tokenizer: missing"},
       {"/pre_tokenizer/add_prefix_space", 1, "pre_tokenizer.add_prefix_space: must be a boolean"},
-      {"/post_processor", {{"type", "TemplateProcessing"}}, "post_processor.type"},
+      {"/post_processor", {{"type", "RobertaProcessing"}}, "post_processor.type"},
+      {"/post_processor", {{"type", "TemplateProcessing"}}, "post_processor.single: missing"},
+      {"/post_processor", J(R"({"type": "TemplateProcessing",
+          "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                     {"Sequence": {"id": "A", "type_id": 0}}],
+          "special_tokens": {}})"),
+       "post_processor.single[0]: special token \"<s>\" is not in special_tokens"},
+      {"/pre_tokenizer", J(R"({"type": "Sequence", "pretokenizers": [
+          {"type": "Split", "pattern": {"Regex": "(?<=a)b"}, "behavior": "Isolated"},
+          {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]})"),
+       "pre_tokenizer.pretokenizers[0].pattern.Regex: pattern: the lookaround (?<="},
+      {"/pre_tokenizer", J(R"({"type": "Sequence", "pretokenizers": [
+          {"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Sideways"},
+          {"type": "ByteLevel"}]})"),
+       "pre_tokenizer.pretokenizers[0].behavior: \"Sideways\" is not a split behavior"},
+      {"/pre_tokenizer", J(R"({"type": "Sequence", "pretokenizers": [
+          {"type": "ByteLevel"},
+          {"type": "Split", "pattern": {"String": " "}, "behavior": "Isolated"}]})"),
+       "pre_tokenizer: must end in a ByteLevel"},
+      {"/pre_tokenizer", J(R"({"type": "Sequence", "pretokenizers": [
+          {"type": "Split", "pattern": {"Regex": "\\s++"}, "behavior": "Isolated"},
+          {"type": "ByteLevel"}]})"),
+       "the possessive quantifier"},
+      {"/pre_tokenizer", {{"type", "Metaspace"}}, "pre_tokenizer.type: \"Metaspace\""},
+      {"/model/unk_token", "<nope>", "model.unk_token: \"<nope>\" is not in model.vocab"},
       {"/decoder", {{"type", "WordPiece"}}, "decoder.type"},
       {"/truncation", {{"max_length", 5}}, "truncation: not supported"},
       {"/padding", {{"strategy", "BatchLongest"}}, "padding: not supported"},
@@ -334,12 +363,32 @@ TEST(TextTokenizerJsonErrorTest, MissingMergedTokenAndIncompleteAlphabetAreNamed
   j["model"]["vocab"].erase(merge[0].get<std::string>() + merge[1].get<std::string>());
   EXPECT_THAT(LoadStatus(j), StatusIs(absl::StatusCode::kInvalidArgument,
                                       HasSubstr("model.merges[0]: merged token")));
-  j = LibraryJson();
+}
+
+TEST(TextTokenizerJsonTest, AByteWithoutATokenIsDroppedOrUnknown) {
+  // The library accepts a vocabulary without some bytes: a missing one is dropped (its
+  // neighbours become adjacent) or becomes unk_token. (Goldens check it against the library.)
+  nlohmann::json j = LibraryJson();
   j["model"]["vocab"].erase("A");
   j["model"]["merges"] = nlohmann::json::array();
-  EXPECT_THAT(LoadStatus(j), StatusIs(absl::StatusCode::kInvalidArgument,
-                                      HasSubstr("byte-level alphabet incomplete: no token for "
-                                                "byte 0x41")));
+  auto tok = TextTokenizer::FromJson(j.dump());
+  ASSERT_THAT(tok, IsOk());
+  auto a = (*tok)->Encode("A");
+  ASSERT_THAT(a, IsOk());
+  EXPECT_THAT(*a, ::testing::IsEmpty());
+  EXPECT_EQ(*(*tok)->Encode("xAAy"), *(*tok)->Encode("xy"));
+  j["model"]["unk_token"] = "<pad>";
+  j["model"]["fuse_unk"] = true;
+  tok = TextTokenizer::FromJson(j.dump());
+  ASSERT_THAT(tok, IsOk());
+  const int32_t unk = *(*tok)->TokenToId("<pad>");
+  const int32_t x = *(*tok)->TokenToId("x");
+  auto fused = (*tok)->Encode("xAAy");
+  ASSERT_THAT(fused, IsOk());
+  EXPECT_THAT(*fused, ElementsAre(x, unk, *(*tok)->TokenToId("y")));
+  j["model"]["byte_fallback"] = true;
+  EXPECT_THAT(LoadStatus(j),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.byte_fallback")));
 }
 
 }  // namespace

@@ -37,8 +37,9 @@ WordCache& ThreadCache(uint64_t id) {
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     std::vector<std::pair<std::string, int32_t>> vocab,
     std::vector<std::pair<std::string, std::string>> merges, bool ignore_merges,
-    size_t cache_entries) {
+    size_t cache_entries, BpeUnknown unknown) {
   std::unique_ptr<BpeModel> m(new BpeModel);
+  m->unknown_ = unknown;
   m->ignore_merges_ = ignore_merges;
   m->cache_entries_ = cache_entries;
   m->instance_id_ = next_instance_id.fetch_add(1);
@@ -63,11 +64,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
   }
   for (int b = 0; b < 256; ++b) {
     auto it = m->vocab_.find(std::string(1, static_cast<char>(b)));
-    if (it == m->vocab_.end()) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "model.vocab: byte-level alphabet incomplete: no token for byte 0x%02X", b));
-    }
-    m->byte_ids_[b] = it->second;
+    m->byte_ids_[b] = it == m->vocab_.end() ? -1 : it->second;
+    if (it == m->vocab_.end()) m->complete_alphabet_ = false;
   }
   m->merges_.reserve(merges.size());
   m->merge_list_.reserve(merges.size());
@@ -111,7 +109,7 @@ std::vector<std::pair<std::string, int32_t>> BpeModel::VocabById() const {
 
 void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* ids) const {
   if (word.empty()) return;
-  if (word.size() == 1) {
+  if (word.size() == 1 && complete_alphabet_) {
     ids->push_back(byte_ids_[static_cast<uint8_t>(word[0])]);
     return;
   }
@@ -138,16 +136,28 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* ids) cons
 }
 
 void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* ids) const {
-  const int n = static_cast<int>(word.size());
   struct Symbol {
     int32_t id;  // -1 once merged into its left neighbour
     int32_t prev;
     int32_t next;
   };
-  std::vector<Symbol> sym(n);
-  for (int i = 0; i < n; ++i) {
-    sym[i] = {byte_ids_[static_cast<uint8_t>(word[i])], i - 1, i + 1 < n ? i + 1 : -1};
+  std::vector<Symbol> sym;
+  sym.reserve(word.size());
+  for (char c : word) {
+    int32_t id = byte_ids_[static_cast<uint8_t>(c)];
+    if (id < 0) {
+      // A byte without a token: the unk token (fused with an unk just before it), or
+      // nothing, as the library does with a character missing from the vocabulary.
+      if (unknown_.unk_id < 0) continue;
+      if (unknown_.fuse_unk && !sym.empty() && sym.back().id == unknown_.unk_id) continue;
+      id = unknown_.unk_id;
+    }
+    const int32_t i = static_cast<int32_t>(sym.size());
+    sym.push_back({id, i - 1, -1});
+    if (i > 0) sym[i - 1].next = i;
   }
+  const int n = static_cast<int>(sym.size());
+  if (n == 0) return;
   // Candidate merge of the symbol at `pos` with its successor; ordered by rank, then
   // position (leftmost first). Stale entries are detected when popped.
   struct Cand {

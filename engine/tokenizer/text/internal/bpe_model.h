@@ -6,7 +6,11 @@
 // symbol per byte; the adjacent pair with the lowest merge rank is merged, leftmost first
 // among equal ranks, until no pair has a rank (the `tokenizers` library's rule). Merging
 // uses a doubly linked symbol list and a min-heap of candidate pairs: O(n log n) per word.
-// With `ignore_merges`, a word that is itself a token is emitted whole. Results for words
+// With `ignore_merges`, a word that is itself a token is emitted whole. A vocabulary may lack
+// some single bytes (the library accepts such files): a byte with no token becomes the unk
+// token when there is one (consecutive ones fused into one when `fuse_unk`), else it is
+// dropped and its neighbours become adjacent, as the library's BPE does with an unknown
+// character. Results for words
 // up to kMaxCachedWordBytes are kept in a bounded per-thread cache (no lock on the hot
 // path; each thread keeps caches for its last kCachedModelsPerThread models).
 // Thread rule: immutable after Create(); EncodeWord() may be called from any thread.
@@ -26,6 +30,12 @@
 
 namespace mot::tokenizer {
 
+// What a byte without a token becomes (see the file comment).
+struct BpeUnknown {
+  int32_t unk_id = -1;  // -1: nothing (the byte is dropped)
+  bool fuse_unk = false;
+};
+
 class BpeModel {
  public:
   static constexpr size_t kMaxCachedWordBytes = 256;
@@ -33,13 +43,13 @@ class BpeModel {
   static constexpr size_t kCachedModelsPerThread = 4;
 
   // `vocab[i]` = (raw bytes of the token, id); `merges[r]` = the pair with rank r, as raw
-  // bytes. Errors (InvalidArgument, naming "model.vocab" / "model.merges[r]"): duplicate
-  // token or id, negative id, a merge whose parts or result are not tokens, a byte with no
-  // single-byte token.
+  // bytes; `unk_id` the id bytes without a token become (-1: none, they are dropped).
+  // Errors (InvalidArgument, naming "model.vocab" / "model.merges[r]"): duplicate token or
+  // id, negative id, a merge whose parts or result are not tokens.
   static absl::StatusOr<std::unique_ptr<BpeModel>> Create(
       std::vector<std::pair<std::string, int32_t>> vocab,
       std::vector<std::pair<std::string, std::string>> merges, bool ignore_merges,
-      size_t cache_entries = kDefaultCacheEntries);
+      size_t cache_entries = kDefaultCacheEntries, BpeUnknown unknown = {});
 
   // Appends the ids of `word` (raw bytes, non-empty) to `ids`.
   void EncodeWord(std::string_view word, std::vector<int32_t>* ids) const;
@@ -53,6 +63,8 @@ class BpeModel {
   size_t size() const { return vocab_.size(); }
   int32_t max_id() const { return max_id_; }
   bool ignore_merges() const { return ignore_merges_; }
+  // Whether every one of the 256 bytes is a token.
+  bool complete_alphabet() const { return complete_alphabet_; }
   // Tokens in id order and merges in rank order, as raw bytes (for writing the file).
   std::vector<std::pair<std::string, int32_t>> VocabById() const;
   const std::vector<std::pair<int32_t, int32_t>>& merges() const { return merge_list_; }
@@ -67,7 +79,9 @@ class BpeModel {
 
   absl::flat_hash_map<std::string, int32_t> vocab_;
   absl::flat_hash_map<int32_t, std::string> vocab_r_;
-  std::array<int32_t, 256> byte_ids_{};
+  std::array<int32_t, 256> byte_ids_{};  // -1: the byte is not a token
+  bool complete_alphabet_ = true;
+  BpeUnknown unknown_;
   // Pair -> (rank, merged id).
   absl::flat_hash_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
   std::vector<std::pair<int32_t, int32_t>> merge_list_;

@@ -31,12 +31,9 @@ const Tables& GetTables() {
   return *tables;
 }
 
-// \s as Oniguruma sees it in Unicode mode: the White_Space property.
-constexpr char kWs[] =
-    R"(\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
-
 std::string Gpt2Pattern() {
-  const std::string ws = kWs;
+  // \s as Oniguruma sees it in Unicode mode: the White_Space property.
+  const std::string ws(kRe2WhiteSpaceClass);
   return "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" + ws + "\\p{L}\\p{N}]+|[" + ws + "]+";
 }
 

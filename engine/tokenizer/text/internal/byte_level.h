@@ -49,6 +49,10 @@ std::string BytesToByteLevel(std::string_view bytes);
 // point outside the alphabet.
 std::optional<std::string> ByteLevelToBytes(std::string_view s);
 
+// The White_Space code points listed above as the inside of an RE2 character class.
+inline constexpr std::string_view kRe2WhiteSpaceClass =
+    R"(\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+
 // True for the Unicode White_Space code points listed above.
 bool IsUnicodeWhiteSpace(char32_t cp);
 
