@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -68,7 +70,83 @@ constexpr NameRule kQwen2BiasRules[] = {
 // Buffers some older checkpoints saved; recomputed from the config, so skipped.
 constexpr const char* kIgnoredLayerTensors[] = {"model.layers.{i}.self_attn.rotary_emb.inv_freq"};
 
-enum class Arch { kLlama, kMistral, kQwen2 };
+// BAGEL: the files of its directory, and the name table of its language model as the Bagel
+// module tree names it in ema.safetensors (modeling/bagel/bagel.py: Bagel.language_model, a
+// qwen2_navit.Qwen2ForCausalLM with layer_module Qwen2MoTDecoderLayer). "{g}" is the module
+// suffix of the tower, "" for the und tower and "_moe_gen" for the gen tower, and "{m}" its
+// native tower index (kBagelTowerSuffix's order).
+constexpr char kBagelLlmConfig[] = "llm_config.json";
+constexpr char kBagelWeights[] = "ema.safetensors";
+constexpr const char* kBagelTowerSuffix[] = {"", "_moe_gen"};
+constexpr const char* kBagelTowerNames[] = {"text", "image"};
+constexpr NameRule kBagelGlobalRules[] = {
+    {"language_model.model.embed_tokens.weight", "tok_embeddings.weight"},
+    {"language_model.lm_head.weight", "output.weight"},  // BAGEL's loaders untie it
+};
+constexpr NameRule kBagelTowerRules[] = {
+    {"language_model.model.norm{g}.weight", "norm.{m}.weight"},
+};
+constexpr NameRule kBagelLayerRules[] = {
+    {"language_model.model.layers.{i}.self_attn.q_proj{g}.weight",
+     "layers.{i}.attention.local_experts_wq.{m}.weight"},
+    {"language_model.model.layers.{i}.self_attn.k_proj{g}.weight",
+     "layers.{i}.attention.local_experts_wk.{m}.weight"},
+    {"language_model.model.layers.{i}.self_attn.v_proj{g}.weight",
+     "layers.{i}.attention.local_experts_wv.{m}.weight"},
+    {"language_model.model.layers.{i}.self_attn.o_proj{g}.weight",
+     "layers.{i}.attention.local_experts_wo.{m}.weight"},
+    {"language_model.model.layers.{i}.self_attn.q_proj{g}.bias",
+     "layers.{i}.attention.local_experts_wq.{m}.bias"},
+    {"language_model.model.layers.{i}.self_attn.k_proj{g}.bias",
+     "layers.{i}.attention.local_experts_wk.{m}.bias"},
+    {"language_model.model.layers.{i}.self_attn.v_proj{g}.bias",
+     "layers.{i}.attention.local_experts_wv.{m}.bias"},
+    {"language_model.model.layers.{i}.self_attn.q_norm{g}.weight",
+     "layers.{i}.attention.local_experts_q_normalization.{m}.weight"},
+    {"language_model.model.layers.{i}.self_attn.k_norm{g}.weight",
+     "layers.{i}.attention.local_experts_k_normalization.{m}.weight"},
+    {"language_model.model.layers.{i}.input_layernorm{g}.weight",
+     "layers.{i}.attention.local_experts_attention_norm.{m}.weight"},
+    {"language_model.model.layers.{i}.mlp{g}.gate_proj.weight",
+     "layers.{i}.feed_forward.local_experts.{m}.w1.weight"},
+    {"language_model.model.layers.{i}.mlp{g}.down_proj.weight",
+     "layers.{i}.feed_forward.local_experts.{m}.w2.weight"},
+    {"language_model.model.layers.{i}.mlp{g}.up_proj.weight",
+     "layers.{i}.feed_forward.local_experts.{m}.w3.weight"},
+    {"language_model.model.layers.{i}.post_attention_layernorm{g}.weight",
+     "layers.{i}.feed_forward.local_experts_ffn_norm.{m}.weight"},
+};
+// Rotary buffers, if a Bagel state dict ever holds them: recomputed from the config.
+constexpr const char* kBagelIgnoredTensors[] = {"language_model.model.rotary_emb.inv_freq"};
+constexpr const char* kBagelIgnoredLayerTensors[] = {
+    "language_model.model.layers.{i}.self_attn.rotary_emb.inv_freq"};
+// The Bagel modules that are not the language model, deliberately not imported: what they
+// are, for the note mot-import prints.
+struct SkippedModule {
+  const char* prefix;
+  const char* what;
+};
+constexpr SkippedModule kBagelSkippedModules[] = {
+    {"vit_model.", "the SigLIP ViT (image understanding)"},
+    {"connector.", "the ViT-to-LLM connector"},
+    {"vit_pos_embed.", "the ViT patch position embedding"},
+    {"time_embedder.", "the flow-matching timestep embedder (image generation)"},
+    {"vae2llm.", "the VAE-latent-to-LLM projection (image generation)"},
+    {"llm2vae.", "the LLM-to-VAE-latent head (image generation)"},
+    {"latent_pos_embed.", "the latent position embedding (image generation)"},
+};
+// llm_config.json keys of BAGEL's Qwen2Config beyond Qwen2's (qwen2_navit.Qwen2Config),
+// mapped in MapConfigOf.
+constexpr const char* kBagelMappedKeys[] = {"qk_norm", "layer_module"};
+// ... and those without effect on inference: freeze_und only detaches gradients in
+// training; BAGEL's inference passes is_causal per call and ignores the config's;
+// _attn_implementation picks a kernel, and transformers' config.save_pretrained records
+// _attn_implementation_autoset (bookkeeping) in a config saved without its model.
+constexpr const char* kBagelIgnoredKeys[] = {"freeze_und", "is_causal", "_attn_implementation",
+                                             "_attn_implementation_autoset"};
+constexpr char kBagelLayerModule[] = "Qwen2MoTDecoderLayer";
+
+enum class Arch { kLlama, kMistral, kQwen2, kBagel };
 
 struct ArchInfo {
   const char* name;
@@ -82,6 +160,10 @@ constexpr ArchInfo kArchitectures[] = {
     {"Qwen2ForCausalLM", "qwen2", Arch::kQwen2},
 };
 
+// Not in kArchitectures: no config.json names it; a BAGEL directory's layout does.
+constexpr ArchInfo kBagelInfo = {kBagelArchitecture, "qwen2", Arch::kBagel};
+
+// A config.json architecture.
 const ArchInfo* FindArch(std::string_view name) {
   for (const ArchInfo& a : kArchitectures) {
     if (name == a.name) return &a;
@@ -237,6 +319,13 @@ std::string Expand(const char* pattern, int layer) {
   return absl::StrReplaceAll(pattern, {{"{i}", absl::StrCat(layer)}});
 }
 
+// A BAGEL rule for layer `layer` of tower `tower`.
+std::string ExpandTower(const char* pattern, int layer, int tower) {
+  return absl::StrReplaceAll(pattern, {{"{i}", absl::StrCat(layer)},
+                                       {"{m}", absl::StrCat(tower)},
+                                       {"{g}", kBagelTowerSuffix[tower]}});
+}
+
 }  // namespace
 
 std::vector<std::string> SupportedArchitectures() {
@@ -245,24 +334,12 @@ std::vector<std::string> SupportedArchitectures() {
   return out;
 }
 
-absl::StatusOr<HfConfig> MapHfConfig(std::string_view config_json) {
-  MOT_ASSIGN_OR_RETURN(const json root, ParseJson(config_json, "config"));
-  if (!root.is_object()) return absl::InvalidArgumentError("config is not a JSON object");
+namespace {
 
-  const auto archs = root.find("architectures");
-  if (archs == root.end()) return FieldError("architectures", "missing");
-  if (!archs->is_array() || archs->size() != 1 || !(*archs)[0].is_string()) {
-    return FieldError("architectures",
-                      absl::StrCat("must list exactly one name, got ", ShortDump(*archs)));
-  }
+// config.json (llm_config.json for BAGEL) of a model of `arch`, "architectures" checked.
+absl::StatusOr<HfConfig> MapConfigOf(const json& root, const ArchInfo* arch) {
   HfConfig out;
-  out.architecture = (*archs)[0].get<std::string>();
-  const ArchInfo* arch = FindArch(out.architecture);
-  if (arch == nullptr) {
-    return FieldError("architectures",
-                      absl::StrCat("unknown architecture \"", out.architecture, "\" (supported: ",
-                                   absl::StrJoin(SupportedArchitectures(), ", "), ")"));
-  }
+  out.architecture = arch->name;
   if (const auto mt = root.find("model_type"); mt != root.end()) {
     if (!mt->is_string() || mt->get<std::string>() != arch->model_type) {
       return FieldError("model_type", absl::StrCat("must be \"", arch->model_type, "\" for ",
@@ -294,6 +371,11 @@ absl::StatusOr<HfConfig> MapHfConfig(std::string_view config_json) {
       break;
     case Arch::kQwen2:
       mapped.insert({"use_sliding_window", "sliding_window", "max_window_layers"});
+      break;
+    case Arch::kBagel:
+      mapped.insert({"use_sliding_window", "sliding_window", "max_window_layers"});
+      mapped.insert(std::begin(kBagelMappedKeys), std::end(kBagelMappedKeys));
+      mapped.insert(std::begin(kBagelIgnoredKeys), std::end(kBagelIgnoredKeys));
       break;
   }
   for (const auto& item : root.items()) {
@@ -378,7 +460,8 @@ absl::StatusOr<HfConfig> MapHfConfig(std::string_view config_json) {
       }
       break;
     }
-    case Arch::kQwen2: {
+    case Arch::kQwen2:
+    case Arch::kBagel: {
       c.attention_bias = true;
       MOT_ASSIGN_OR_RETURN(const bool swa, GetBool(root, "use_sliding_window", false));
       if (swa) {
@@ -397,12 +480,81 @@ absl::StatusOr<HfConfig> MapHfConfig(std::string_view config_json) {
   c.qk_norm = false;
   c.modalities = {"text"};
   c.vocab_ranges = {{"text", 0, c.vocab_size, 0}};
+  if (arch->arch == Arch::kBagel) {
+    // BAGEL's loaders (app.py and every inference setup of the repository) read
+    // llm_config.json and then set qk_norm = True, tie_word_embeddings = False and
+    // layer_module = "Qwen2MoTDecoderLayer" whatever it says; so do we, saying so.
+    MOT_ASSIGN_OR_RETURN(const bool qk_norm, GetBool(root, "qk_norm", true));
+    if (!qk_norm) {
+      out.notes.push_back(
+          "llm_config.json: qk_norm false is taken as true, as BAGEL's loaders set it");
+    }
+    if (c.tie_embeddings) {
+      out.notes.push_back(
+          "llm_config.json: tie_word_embeddings true is taken as false, as BAGEL's loaders set "
+          "it (the head is language_model.lm_head.weight)");
+    }
+    if (const auto lm = root.find("layer_module"); lm != root.end() && !lm->is_null()) {
+      if (!lm->is_string()) {
+        return FieldError("layer_module",
+                          absl::StrCat("must be a class name, got ", ShortDump(*lm)));
+      }
+      if (lm->get<std::string>() != kBagelLayerModule) {
+        out.notes.push_back(absl::StrCat("llm_config.json: layer_module ", ShortDump(*lm),
+                                         " is taken as \"", kBagelLayerModule,
+                                         "\", as BAGEL's loaders set it"));
+      }
+    }
+    c.qk_norm = true;
+    c.tie_embeddings = false;
+    c.modalities.assign(std::begin(kBagelTowerNames), std::end(kBagelTowerNames));
+  }
   absl::Status valid = ValidateMotConfig(c);
   if (!valid.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the model it describes is not one we can run (native ", valid.message(), ")"));
   }
   return out;
+}
+
+// The parsed root object and its single "architectures" name.
+absl::StatusOr<std::pair<json, std::string>> ParseConfigRoot(std::string_view text) {
+  MOT_ASSIGN_OR_RETURN(json root, ParseJson(text, "config"));
+  if (!root.is_object()) return absl::InvalidArgumentError("config is not a JSON object");
+  const auto archs = root.find("architectures");
+  if (archs == root.end()) return FieldError("architectures", "missing");
+  if (!archs->is_array() || archs->size() != 1 || !(*archs)[0].is_string()) {
+    return FieldError("architectures",
+                      absl::StrCat("must list exactly one name, got ", ShortDump(*archs)));
+  }
+  std::string name = (*archs)[0].get<std::string>();
+  return std::make_pair(std::move(root), std::move(name));
+}
+
+}  // namespace
+
+absl::StatusOr<HfConfig> MapHfConfig(std::string_view config_json) {
+  MOT_ASSIGN_OR_RETURN(const auto parsed, ParseConfigRoot(config_json));
+  const ArchInfo* arch = FindArch(parsed.second);
+  if (arch == nullptr) {
+    return FieldError("architectures",
+                      absl::StrCat("unknown architecture \"", parsed.second, "\" (supported: ",
+                                   absl::StrJoin(SupportedArchitectures(), ", "), ")"));
+  }
+  return MapConfigOf(parsed.first, arch);
+}
+
+absl::StatusOr<HfConfig> MapBagelLlmConfig(std::string_view llm_config_json) {
+  MOT_ASSIGN_OR_RETURN(const auto parsed, ParseConfigRoot(llm_config_json));
+  // BAGEL's language model is its own Qwen2ForCausalLM (qwen2_navit.py); another name is
+  // another model.
+  if (parsed.second != "Qwen2ForCausalLM") {
+    return FieldError("architectures",
+                      absl::StrCat("must be [\"Qwen2ForCausalLM\"] for BAGEL's language model, "
+                                   "got \"",
+                                   parsed.second, "\""));
+  }
+  return MapConfigOf(parsed.first, &kBagelInfo);
 }
 
 namespace {
@@ -560,7 +712,8 @@ absl::StatusOr<SpecialTokenIds> MapSpecialTokenIds(const std::string& architectu
       return absl::InvalidArgumentError(absl::StrCat(name, ": not a JSON object"));
     return j;
   };
-  MOT_ASSIGN_OR_RETURN(const json config, parse(files.config, "config.json"));
+  const char* config_name = files.config_name.c_str();  // lives as long as `files`
+  MOT_ASSIGN_OR_RETURN(const json config, parse(files.config, config_name));
   MOT_ASSIGN_OR_RETURN(const json generation,
                        parse(files.generation_config, "generation_config.json"));
   MOT_ASSIGN_OR_RETURN(const json tok_config,
@@ -578,8 +731,8 @@ absl::StatusOr<SpecialTokenIds> MapSpecialTokenIds(const std::string& architectu
         f.ids, ReadTokenIds(generation, "generation_config.json", key, list_ok, vocab_size));
     f.file = "generation_config.json";
     if (!f.ids.has_value()) {
-      MOT_ASSIGN_OR_RETURN(f.ids, ReadTokenIds(config, "config.json", key, list_ok, vocab_size));
-      f.file = "config.json";
+      MOT_ASSIGN_OR_RETURN(f.ids, ReadTokenIds(config, config_name, key, list_ok, vocab_size));
+      f.file = config_name;
     }
     return f;
   };
@@ -588,7 +741,7 @@ absl::StatusOr<SpecialTokenIds> MapSpecialTokenIds(const std::string& architectu
   MOT_ASSIGN_OR_RETURN(const Found pad, read("pad_token_id", false));
   SpecialTokenIds out;
   if (!eos.ids.has_value()) {
-    return FileFieldError("config.json", "eos_token_id",
+    return FileFieldError(config_name, "eos_token_id",
                           "missing (and not in generation_config.json): generation needs an "
                           "end-of-sequence id");
   }
@@ -681,7 +834,7 @@ absl::StatusOr<SpecialTokenIds> MapSpecialTokenIds(const std::string& architectu
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HfTensorNames(
     const std::string& architecture, const MotConfig& config) {
-  const ArchInfo* arch = FindArch(architecture);
+  const ArchInfo* arch = architecture == kBagelArchitecture ? &kBagelInfo : FindArch(architecture);
   if (arch == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("unknown architecture \"", architecture, "\""));
   }
@@ -689,11 +842,24 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HfTensorNames(
   auto add = [&](const NameRule& r, int layer) {
     by_native[Expand(r.native, layer)] = Expand(r.hf, layer);
   };
-  for (const NameRule& r : kGlobalRules) add(r, 0);
-  for (int i = 0; i < config.n_layers; ++i) {
-    for (const NameRule& r : kLlamaLayerRules) add(r, i);
-    if (arch->arch == Arch::kQwen2) {
-      for (const NameRule& r : kQwen2BiasRules) add(r, i);
+  if (arch->arch == Arch::kBagel) {
+    for (const NameRule& r : kBagelGlobalRules) add(r, 0);
+    for (int m = 0; m < static_cast<int>(std::size(kBagelTowerSuffix)); ++m) {
+      auto add_tower = [&](const NameRule& r, int layer) {
+        by_native[ExpandTower(r.native, layer, m)] = ExpandTower(r.hf, layer, m);
+      };
+      for (const NameRule& r : kBagelTowerRules) add_tower(r, 0);
+      for (int i = 0; i < config.n_layers; ++i) {
+        for (const NameRule& r : kBagelLayerRules) add_tower(r, i);
+      }
+    }
+  } else {
+    for (const NameRule& r : kGlobalRules) add(r, 0);
+    for (int i = 0; i < config.n_layers; ++i) {
+      for (const NameRule& r : kLlamaLayerRules) add(r, i);
+      if (arch->arch == Arch::kQwen2) {
+        for (const NameRule& r : kQwen2BiasRules) add(r, i);
+      }
     }
   }
   std::vector<std::pair<std::string, std::string>> out;
@@ -713,21 +879,43 @@ absl::StatusOr<HfImportResult> ImportHfModel(const std::string& hf_dir, const st
   auto path_of = [&](const std::string& name) { return absl::StrCat(hf_dir, "/", name); };
   HfImportResult result;
 
-  // config.json
-  const std::string config_path = path_of(kConfig);
+  // The layout decides: llm_config.json beside ema.safetensors is BAGEL, whose directory may
+  // also hold a config.json of another meaning; else config.json.
+  const bool has_llm_config = FileExists(path_of(kBagelLlmConfig));
+  const bool has_ema = FileExists(path_of(kBagelWeights));
+  const bool bagel = has_llm_config && has_ema;
+  if (!bagel && (has_llm_config || has_ema) && !FileExists(path_of(kConfig))) {
+    return absl::NotFoundError(
+        absl::StrCat(hf_dir, ": has ", has_llm_config ? kBagelLlmConfig : kBagelWeights, " but no ",
+                     has_llm_config ? kBagelWeights : kBagelLlmConfig,
+                     " (a BAGEL directory needs both) and no config.json: ",
+                     path_of(has_llm_config ? kBagelWeights : kBagelLlmConfig)));
+  }
+
+  // config.json (BAGEL: llm_config.json)
+  const std::string config_path = path_of(bagel ? kBagelLlmConfig : kConfig);
   MOT_ASSIGN_OR_RETURN(const std::string config_text,
                        loaders_internal::ReadSmallFile(config_path, uint64_t{16} << 20));
-  absl::StatusOr<HfConfig> mapped = MapHfConfig(config_text);
+  absl::StatusOr<HfConfig> mapped =
+      bagel ? MapBagelLlmConfig(config_text) : MapHfConfig(config_text);
   if (!mapped.ok()) return Annotate(mapped.status(), config_path);
   result.architecture = mapped->architecture;
   result.config = mapped->config;
+  result.notes = mapped->notes;
   const MotConfig& config = result.config;
+  const std::string config_name = bagel ? kBagelLlmConfig : kConfig;
 
-  // The weight files: the index's shards, or model.safetensors.
+  // The weight files: ema.safetensors (BAGEL), the index's shards, or model.safetensors.
   std::map<std::string, std::string> tensor_file;  // HF tensor -> file name (from the index)
   std::map<std::string, SafetensorsFile> files;
   const std::string index_path = path_of(kIndex);
-  if (FileExists(index_path)) {
+  std::string single_file;  // the one weight file when there is no index
+  if (bagel) {
+    MOT_ASSIGN_OR_RETURN(SafetensorsFile weights, SafetensorsFile::Open(path_of(kBagelWeights)));
+    for (const SafetensorsEntry& e : weights.entries()) tensor_file[e.name] = kBagelWeights;
+    files.emplace(kBagelWeights, std::move(weights));
+    single_file = kBagelWeights;
+  } else if (FileExists(index_path)) {
     MOT_ASSIGN_OR_RETURN(const std::string index_text,
                          loaders_internal::ReadSmallFile(index_path, uint64_t{64} << 20));
     absl::StatusOr<json> index = ParseJson(index_text, "index");
@@ -770,6 +958,7 @@ absl::StatusOr<HfImportResult> ImportHfModel(const std::string& hf_dir, const st
     MOT_ASSIGN_OR_RETURN(SafetensorsFile weights, SafetensorsFile::Open(weights_path));
     for (const SafetensorsEntry& e : weights.entries()) tensor_file[e.name] = kWeights;
     files.emplace(kWeights, std::move(weights));
+    single_file = kWeights;
   }
   for (const auto& [name, unused] : files) result.shards.push_back(name);
 
@@ -784,32 +973,57 @@ absl::StatusOr<HfImportResult> ImportHfModel(const std::string& hf_dir, const st
   for (const auto& [hf_name, native] : names) {
     const auto it = tensor_file.find(hf_name);
     if (it == tensor_file.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          hf_dir, ": tensor '", hf_name, "' is in no weight file (", result.architecture,
-          " with this config.json needs it, shape ", ShapeString(expected_shape[native]), ")"));
+      // One weight file: name it; shards: the directory (the index maps no file to it).
+      const bool one_file = !single_file.empty();
+      return absl::InvalidArgumentError(
+          absl::StrCat(one_file ? path_of(single_file) : hf_dir, ": tensor '", hf_name, "' ",
+                       one_file ? "is missing" : "is in no weight file", " (", result.architecture,
+                       " with this ", config_name, " needs it, shape ",
+                       ShapeString(expected_shape[native]), ")"));
     }
     const SafetensorsFile& file = files.at(it->second);
     MOT_ASSIGN_OR_RETURN(Tensor t, file.Get(hf_name));
     if (t.shape() != expected_shape[native]) {
       return absl::InvalidArgumentError(
           absl::StrCat(file.path(), ": tensor '", hf_name, "' has shape ", ShapeString(t.shape()),
-                       " but config.json implies ", ShapeString(expected_shape[native])));
+                       " but ", config_name, " implies ", ShapeString(expected_shape[native])));
     }
     tensors.push_back({native, std::move(t)});
     used.insert(hf_name);
   }
   std::set<std::string> ignored;
   for (int i = 0; i < config.n_layers; ++i) {
-    for (const char* p : kIgnoredLayerTensors) ignored.insert(Expand(p, i));
+    if (bagel) {
+      for (const char* p : kBagelIgnoredLayerTensors) ignored.insert(Expand(p, i));
+    } else {
+      for (const char* p : kIgnoredLayerTensors) ignored.insert(Expand(p, i));
+    }
   }
+  if (bagel) ignored.insert(std::begin(kBagelIgnoredTensors), std::end(kBagelIgnoredTensors));
   // A tied model may still carry lm_head.weight (a copy of the embeddings): not needed.
   if (config.tie_embeddings) ignored.insert("lm_head.weight");
+  std::map<const SkippedModule*, int64_t> skipped;  // BAGEL's modules outside the LLM
   for (const auto& [tensor, file] : tensor_file) {
-    if (used.count(tensor) == 0 && ignored.count(tensor) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(path_of(file), ": unexpected tensor '", tensor,
-                                                     "' (not part of ", result.architecture,
-                                                     " as config.json describes it)"));
+    if (used.count(tensor) != 0 || ignored.count(tensor) != 0) continue;
+    const SkippedModule* module = nullptr;
+    if (bagel) {
+      for (const SkippedModule& m : kBagelSkippedModules) {
+        if (absl::StartsWith(tensor, m.prefix)) module = &m;
+      }
     }
+    if (module == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(path_of(file), ": unexpected tensor '", tensor,
+                                                     "' (not part of ", result.architecture, " as ",
+                                                     config_name, " describes it)"));
+    }
+    ++skipped[module];
+    ++result.num_skipped;
+  }
+  for (const SkippedModule& m : kBagelSkippedModules) {
+    const auto it = skipped.find(&m);
+    if (it == skipped.end()) continue;
+    result.notes.push_back(absl::StrCat("not imported: ", it->second, " tensors ", m.prefix,
+                                        "* of ", kBagelWeights, ", ", m.what));
   }
   result.num_tensors = static_cast<int64_t>(tensors.size());
 
@@ -840,6 +1054,7 @@ absl::StatusOr<HfImportResult> ImportHfModel(const std::string& hf_dir, const st
   // The special tokens, named by id (model_config.h special_token_ids).
   HfSideFiles side;
   side.config = config_text;
+  side.config_name = config_name;
   auto text_of = [&](const char* name) {
     const auto it = extra.find(name);
     return it == extra.end() ? std::string() : it->second;
@@ -847,8 +1062,9 @@ absl::StatusOr<HfImportResult> ImportHfModel(const std::string& hf_dir, const st
   side.generation_config = text_of("generation_config.json");
   side.tokenizer_config = text_of("tokenizer_config.json");
   side.tokenizer = text_of("tokenizer.json");
-  absl::StatusOr<SpecialTokenIds> specials =
-      MapSpecialTokenIds(result.architecture, config.vocab_size, side);
+  // BAGEL's tokenizer is Qwen2's (Qwen2Tokenizer.from_pretrained of its directory).
+  absl::StatusOr<SpecialTokenIds> specials = MapSpecialTokenIds(
+      bagel ? std::string("Qwen2ForCausalLM") : result.architecture, config.vocab_size, side);
   if (!specials.ok()) return Annotate(specials.status(), hf_dir);
   result.config.special_token_ids = *std::move(specials);
   if (absl::Status valid = ValidateMotConfig(config); !valid.ok()) {

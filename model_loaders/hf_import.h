@@ -12,6 +12,29 @@
 // are already in the rotate-half order our rotary uses, so tensors are renamed, never
 // permuted, and keep their dtype (F32, BF16, F16).
 //
+// BAGEL (ByteDance-Seed/Bagel, e.g. BAGEL-7B-MoT): a directory with llm_config.json and
+// ema.safetensors is read as BAGEL's language model, a Qwen2 decoder with two towers
+// (modeling/bagel/qwen2_navit.py, Qwen2MoTDecoderLayer + PackedAttentionMoT), into a
+// two-tower native checkpoint: tower 0 "text" is BAGEL's understanding ("und") tower, which
+// every text token goes through, tower 1 "image" its generation tower (the *_moe_gen
+// modules, which BAGEL runs on the VAE latent tokens of an image being generated). Per
+// layer and tower: q/k/v projections with biases, o_proj, RMS q/k norms over head_dim
+// (after the projection and bias, before rotary), input_layernorm, post_attention_layernorm
+// and the SwiGLU MLP; a final norm per tower (norm, norm_moe_gen); embed_tokens and lm_head
+// are shared. The vocabulary is one range "text" of tower 0 (the image tower has no token
+// ids: BAGEL feeds it latents, not tokens). llm_config.json is read as a Qwen2 config.json
+// (the same keys, refused the same way) plus BAGEL's keys: qk_norm, tie_word_embeddings and
+// layer_module are set to true, false and "Qwen2MoTDecoderLayer", as BAGEL's own loaders
+// (app.py, inferencer setups) do whatever the file says, with a note when the file
+// disagrees; freeze_und (training), is_causal (BAGEL passes causality per call),
+// _attn_implementation (the kernel) and _attn_implementation_autoset (transformers'
+// bookkeeping) are accepted and dropped. ema.safetensors is the
+// whole Bagel state dict: the language_model.* tensors are imported; those of the SigLIP
+// ViT and its connector (vit_model., connector., vit_pos_embed.) and of the flow-matching
+// image head (time_embedder., vae2llm., llm2vae., latent_pos_embed.) are counted and not
+// imported; ae.safetensors (the VAE), vit_config.json and config.json are not read. Any
+// other tensor is refused as unexpected.
+//
 // Refusals, each naming the file and the field or tensor, with nothing written: an
 // architecture not listed above; a config.json key that is neither mapped nor known to be
 // irrelevant to inference (a typo or a new feature must not be silently dropped); a mapped
@@ -41,21 +64,36 @@ namespace mot::hf {
 // The architectures (config.json "architectures"[0]) ImportHfModel reads.
 std::vector<std::string> SupportedArchitectures();
 
+// HfConfig::architecture and HfImportResult::architecture of a BAGEL directory, and the
+// name HfTensorNames takes for BAGEL's table.
+inline constexpr char kBagelArchitecture[] = "BAGEL";
+
 struct HfConfig {
-  std::string architecture;  // e.g. "LlamaForCausalLM"
-  MotConfig config;          // one tower "text", one vocab range "text" [0, vocab_size)
+  std::string architecture;  // e.g. "LlamaForCausalLM", or kBagelArchitecture
+  // One tower "text" (BAGEL: towers "text" and "image"), one vocab range "text"
+  // [0, vocab_size) of tower 0.
+  MotConfig config;
+  // What the import did differently from what the file says (BAGEL's forced settings), one
+  // line each, naming the file and field; empty for every HF architecture.
+  std::vector<std::string> notes;
 };
 
 // Maps the text of an HF config.json to the native config. InvalidArgument
 // "field <hf key>: <reason>" (the caller prefixes the file).
 absl::StatusOr<HfConfig> MapHfConfig(std::string_view config_json);
 
+// Maps the text of a BAGEL directory's llm_config.json (see the file comment); architecture
+// is kBagelArchitecture. "architectures" must be ["Qwen2ForCausalLM"]. InvalidArgument
+// "field <key>: <reason>" (the caller prefixes the file).
+absl::StatusOr<HfConfig> MapBagelLlmConfig(std::string_view llm_config_json);
+
 // The texts of an HF directory's JSON files that MapSpecialTokenIds reads; empty: no file.
 struct HfSideFiles {
-  std::string config;             // config.json (required)
-  std::string generation_config;  // generation_config.json
-  std::string tokenizer_config;   // tokenizer_config.json
-  std::string tokenizer;          // tokenizer.json
+  std::string config;                       // config.json (required)
+  std::string config_name = "config.json";  // its name in errors (BAGEL: llm_config.json)
+  std::string generation_config;            // generation_config.json
+  std::string tokenizer_config;             // tokenizer_config.json
+  std::string tokenizer;                    // tokenizer.json
 };
 
 // The native special_token_ids (model_config.h) of an HF model of `architecture` with
@@ -81,9 +119,11 @@ struct HfSideFiles {
 absl::StatusOr<SpecialTokenIds> MapSpecialTokenIds(const std::string& architecture,
                                                    int32_t vocab_size, const HfSideFiles& files);
 
-// The name table of `architecture`, expanded for `config`: (HF tensor name, native tensor
-// name) for every tensor of weight_names::ExpectedTensors(config), in that order.
-// InvalidArgument for an unknown architecture.
+// The name table of `architecture` (a config.json architecture or kBagelArchitecture),
+// expanded for `config`: (HF tensor name, native tensor name) for every tensor of
+// weight_names::ExpectedTensors(config), in that order. InvalidArgument for an unknown
+// architecture; Internal when `config` has tensors the table lacks (more towers than the
+// architecture has, or q/k norms it does not have).
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HfTensorNames(
     const std::string& architecture, const MotConfig& config);
 
@@ -105,10 +145,15 @@ struct HfImportResult {
   int64_t num_tensors = 0;
   std::vector<std::string> shards;  // weight files read, in name order
   std::vector<std::string> copied;  // extra files written (tokenizer.json, ...)
+  // Tensors of the weight files deliberately not imported (BAGEL's ViT and image head).
+  int64_t num_skipped = 0;
+  // HfConfig::notes, then one line per group of skipped tensors (module prefix and count).
+  std::vector<std::string> notes;
 };
 
-// Reads the HF directory `hf_dir` and writes the native checkpoint `out_dir` (which must not
-// exist unless options.overwrite). Everything is validated before anything is written;
+// Reads the HF directory `hf_dir` (a BAGEL one when it holds both llm_config.json and
+// ema.safetensors) and writes the native checkpoint `out_dir` (which must not exist unless
+// options.overwrite). Everything is validated before anything is written;
 // WriteCheckpoint then writes into a temporary sibling and renames it into place.
 absl::StatusOr<HfImportResult> ImportHfModel(const std::string& hf_dir, const std::string& out_dir,
                                              const HfImportOptions& options = {});

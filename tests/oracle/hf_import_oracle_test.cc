@@ -8,6 +8,12 @@
 // generation. Tolerance: |ours - hf| <= 1e-4 (|hf| + max |hf|): relative 1e-4 at the scale
 // of the logits. Each case also checks that its extension matters: the same weights with
 // the rope scaling or the window removed miss transformers by far more than the tolerance.
+// BAGEL (hf_oracle.py --arch bagel): a BAGEL directory whose und tower is one random Qwen2 (A)
+// and whose *_moe_gen tower another (B), both with BAGEL's RMS q/k norm added to transformers'
+// forward by a hook; the import's tower 0 ("text") must give A's logits and greedy ids, and
+// tower 1 ("image") B's, with the same tolerance; the q/k norms and the routing must matter;
+// a BAGEL directory missing a *_moe_gen tensor or with an unknown llm_config.json key is
+// refused naming it and the file.
 // Skips (with the reason) only when transformers cannot be imported.
 #include <sys/wait.h>
 
@@ -17,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -26,6 +33,9 @@
 #include "engine/model/step_batch.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model_loaders/checkpoint.h"
+#include "model_loaders/safetensors.h"
+#include "model_loaders/weight_names.h"
 #include "nlohmann/json.hpp"
 #include "tests/oracle/oracle_test_util.h"
 #include "tests/testing/status_matchers.h"
@@ -84,11 +94,12 @@ struct Loaded {
     return cache.ok() ? std::move(cache).value() : nullptr;
   }
 
-  // Logits of every token of `tokens` at positions start.., in one step.
+  // Logits of every token of `tokens` at positions start.., in one step, every token routed
+  // to `tower`.
   absl::StatusOr<std::vector<float>> Step(const std::vector<int32_t>& tokens,
-                                          kv::ContiguousKvCache* cache) {
+                                          kv::ContiguousKvCache* cache, uint8_t tower = 0) {
     model::StepBatch batch;
-    const std::vector<uint8_t> towers(tokens.size(), 0);
+    const std::vector<uint8_t> towers(tokens.size(), tower);
     batch.AddSequence(tokens, towers, 0, cache->Length(0), /*all_logits=*/true);
     return model->Forward(batch, cache);
   }
@@ -104,6 +115,111 @@ absl::StatusOr<Loaded> Load(const std::string& dir) {
   return l;
 }
 
+// transformers' outputs for one prompt (hf_oracle.py): prefill logits, greedy ids and the
+// logits of each decode step.
+struct HfReference {
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> generated;
+  std::vector<float> prefill;  // [prompt, vocab]
+  std::vector<float> decode;   // [generated, vocab]
+  double min_margin = 0;
+};
+
+// Reads `dir`'s ref.json ids `generated<suffix>` and prefill<suffix>.bin, decode<suffix>.bin.
+HfReference ReadReference(const std::string& dir, const std::string& suffix = "") {
+  std::ifstream ref_file(dir + "/ref.json");
+  const nlohmann::json ref = nlohmann::json::parse(ref_file);
+  HfReference r;
+  r.prompt = ref["prompt"].get<std::vector<int32_t>>();
+  r.generated = ref["generated" + suffix].get<std::vector<int32_t>>();
+  r.min_margin = ref["min_margin" + suffix].get<double>();
+  r.prefill = ReadFloats(dir + "/prefill" + suffix + ".bin");
+  r.decode = ReadFloats(dir + "/decode" + suffix + ".bin");
+  return r;
+}
+
+// Runs hf_oracle.py --arch `arch` into `dir`: its exit status (77: transformers cannot be
+// imported); its stderr is in dir/make.log.
+int MakeHfModel(const std::string& arch, const std::string& dir, bool shard) {
+  const std::string make =
+      absl::StrCat(MOT_PYTHON, " ", MOT_SOURCE_DIR, "/tests/oracle/hf_oracle.py --arch ", arch,
+                   " --out '", dir, "'", shard ? " --shard" : "", " 2> '", dir, "/make.log'");
+  const int rc = std::system(make.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+// Runs mot-import on `hf_dir`; its exit status, with its output in `log_path`.
+int RunImport(const std::string& hf_dir, const std::string& out, const std::string& log_path) {
+  const std::string import = absl::StrCat(MOT_IMPORT_BIN, " --hf_dir '", hf_dir, "' --out '", out,
+                                          "' > '", log_path, "' 2>&1");
+  return std::system(import.c_str());
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream f(path);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// Our prefill, greedy decode and token-by-token prompt against `ref`, every token routed to
+// `tower`; `label` names the case in the printed lines.
+void ExpectMatches(Loaded& loaded, const std::string& label, uint8_t tower, const HfReference& ref,
+                   int64_t vocab) {
+  ASSERT_EQ(ref.prefill.size(), ref.prompt.size() * vocab);
+  ASSERT_EQ(ref.decode.size(), ref.generated.size() * vocab);
+  // Prefill of the prompt in one step.
+  auto cache = loaded.NewCache();
+  auto prefill = loaded.Step(ref.prompt, cache.get(), tower);
+  ASSERT_THAT(prefill, IsOk());
+  const Diff dp = CompareLogits(*prefill, ref.prefill);
+  std::printf("[hf] %-10s prefill      max|diff| %.3g (max|ref| %.3g)\n", label.c_str(), dp.max_abs,
+              dp.max_ref);
+  EXPECT_TRUE(dp.within) << label << " prefill: max |diff| " << dp.max_abs << " at " << dp.worst;
+
+  // Greedy generation, decoding our own tokens one at a time; each decode step's logits
+  // against transformers' step that fed the same token.
+  std::vector<int32_t> ours;
+  std::vector<float> decode;
+  int32_t next = Argmax(prefill->data() + (ref.prompt.size() - 1) * vocab, vocab);
+  for (size_t k = 0; k < ref.generated.size(); ++k) {
+    ours.push_back(next);
+    auto step = loaded.Step({next}, cache.get(), tower);
+    ASSERT_THAT(step, IsOk());
+    decode.insert(decode.end(), step->begin(), step->end());
+    next = Argmax(step->data(), vocab);
+  }
+  EXPECT_EQ(ours, ref.generated) << label << ": greedy generations differ (transformers' "
+                                 << "smallest top-2 margin " << ref.min_margin << ")";
+  const Diff dd = CompareLogits(decode, ref.decode);
+  std::printf("[hf] %-10s decode       max|diff| %.3g (max|ref| %.3g)\n", label.c_str(), dd.max_abs,
+              dd.max_ref);
+  EXPECT_TRUE(dd.within) << label << " decode: max |diff| " << dd.max_abs << " at " << dd.worst;
+
+  // The prompt decoded token by token equals transformers' prefill.
+  auto cache2 = loaded.NewCache();
+  std::vector<float> stepwise;
+  for (int32_t t : ref.prompt) {
+    auto step = loaded.Step({t}, cache2.get(), tower);
+    ASSERT_THAT(step, IsOk());
+    stepwise.insert(stepwise.end(), step->begin(), step->end());
+  }
+  const Diff ds = CompareLogits(stepwise, ref.prefill);
+  std::printf("[hf] %-10s token-wise   max|diff| %.3g\n", label.c_str(), ds.max_abs);
+  EXPECT_TRUE(ds.within) << label << " token-by-token prompt: max |diff| " << ds.max_abs;
+}
+
+// The checkpoint's tensors that `config` has (weight_names::ExpectedTensors), written with
+// `config` to `dir` and loaded: the same weights with a config extension removed.
+absl::StatusOr<Loaded> RewriteWith(const Loaded& loaded, const MotConfig& config,
+                                   const std::string& dir) {
+  std::vector<NamedTensor> tensors;
+  for (const weight_names::ExpectedTensor& e : weight_names::ExpectedTensors(config)) {
+    MOT_ASSIGN_OR_RETURN(Tensor t, loaded.ckpt->weights().Get(e.name));
+    tensors.push_back({e.name, std::move(t)});
+  }
+  MOT_RETURN_IF_ERROR(WriteCheckpoint(dir, config, tensors));
+  return Load(dir);
+}
+
 class HfImportOracleTest : public ::testing::TestWithParam<HfCase> {};
 
 TEST_P(HfImportOracleTest, MatchesTransformers) {
@@ -112,103 +228,53 @@ TEST_P(HfImportOracleTest, MatchesTransformers) {
   const std::string dir = MakeTempDir("hf_" + c.arch);
   ASSERT_FALSE(dir.empty());
   // 1. transformers makes the model and its outputs.
-  const std::string make =
-      absl::StrCat(MOT_PYTHON, " ", MOT_SOURCE_DIR, "/tests/oracle/hf_oracle.py --arch ", c.arch,
-                   " --out '", dir, "'", c.shard ? " --shard" : "", " 2> '", dir, "/make.log'");
-  const int rc = std::system(make.c_str());
-  if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
+  const int made = MakeHfModel(c.arch, dir, c.shard);
+  if (made == 77) {
     GTEST_SKIP() << "transformers is not importable by " << MOT_PYTHON
-                 << " (run scripts/setup.sh): " << std::ifstream(dir + "/make.log").rdbuf();
+                 << " (run scripts/setup.sh): " << ReadText(dir + "/make.log");
   }
-  ASSERT_EQ(rc, 0) << make << "\n" << std::ifstream(dir + "/make.log").rdbuf();
-  std::ifstream ref_file(dir + "/ref.json");
-  const nlohmann::json ref = nlohmann::json::parse(ref_file);
-  const std::vector<int32_t> prompt = ref["prompt"].get<std::vector<int32_t>>();
-  const std::vector<int32_t> generated = ref["generated"].get<std::vector<int32_t>>();
-  const int64_t vocab = ref["vocab_size"].get<int64_t>();
-  const std::vector<float> hf_prefill = ReadFloats(dir + "/prefill.bin");
-  const std::vector<float> hf_decode = ReadFloats(dir + "/decode.bin");
-  ASSERT_EQ(hf_prefill.size(), prompt.size() * vocab);
-  ASSERT_EQ(hf_decode.size(), generated.size() * vocab);
+  ASSERT_EQ(made, 0) << ReadText(dir + "/make.log");
+  const HfReference ref = ReadReference(dir);
+  const int64_t vocab = nlohmann::json::parse(ReadText(dir + "/ref.json"))["vocab_size"];
 
   // 2. mot-import converts it.
   const std::string ckpt_dir = dir + "/ckpt";
-  const std::string import = absl::StrCat(MOT_IMPORT_BIN, " --hf_dir '", dir, "/hf' --out '",
-                                          ckpt_dir, "' > '", dir, "/import.log' 2>&1");
-  ASSERT_EQ(std::system(import.c_str()), 0) << import << "\n"
-                                            << std::ifstream(dir + "/import.log").rdbuf();
+  ASSERT_EQ(RunImport(dir + "/hf", ckpt_dir, dir + "/import.log"), 0)
+      << ReadText(dir + "/import.log");
   auto loaded = Load(ckpt_dir);
   ASSERT_THAT(loaded, IsOk());
   const MotConfig& config = loaded->ckpt->config();
   EXPECT_NE(loaded->ckpt->OptionalFile("tokenizer.json"), "")
       << "our BPE loader refused transformers' tokenizer.json";
-  if (c.arch == "llama3") EXPECT_EQ(config.rope_scaling.type, RopeScalingType::kLlama3);
+  if (c.arch == "llama3") {
+    EXPECT_EQ(config.rope_scaling.type, RopeScalingType::kLlama3);
+  }
   if (c.arch == "linear") {
     EXPECT_EQ(config.rope_scaling.type, RopeScalingType::kLinear);
     EXPECT_TRUE(config.tie_embeddings);
   }
-  if (c.arch == "mistral") EXPECT_EQ(config.sliding_window, 8);
-  if (c.arch == "qwen2") EXPECT_TRUE(config.attention_bias);
-
-  // 3a. Prefill of the prompt in one step.
-  auto cache = loaded->NewCache();
-  auto prefill = loaded->Step(prompt, cache.get());
-  ASSERT_THAT(prefill, IsOk());
-  const Diff dp = CompareLogits(*prefill, hf_prefill);
-  std::printf("[hf] %-8s prefill      max|diff| %.3g (max|ref| %.3g)\n", c.arch.c_str(), dp.max_abs,
-              dp.max_ref);
-  EXPECT_TRUE(dp.within) << "prefill: max |diff| " << dp.max_abs << " at " << dp.worst;
-
-  // 3b. Greedy generation, decoding our own tokens one at a time; each decode step's logits
-  // against transformers' step that fed the same token.
-  std::vector<int32_t> ours;
-  std::vector<float> decode;
-  int32_t next = Argmax(prefill->data() + (prompt.size() - 1) * vocab, vocab);
-  for (size_t k = 0; k < generated.size(); ++k) {
-    ours.push_back(next);
-    auto step = loaded->Step({next}, cache.get());
-    ASSERT_THAT(step, IsOk());
-    decode.insert(decode.end(), step->begin(), step->end());
-    next = Argmax(step->data(), vocab);
+  if (c.arch == "mistral") {
+    EXPECT_EQ(config.sliding_window, 8);
   }
-  EXPECT_EQ(ours, generated) << "greedy generations differ (transformers' smallest top-2 "
-                             << "margin " << ref["min_margin"] << ")";
-  const Diff dd = CompareLogits(decode, hf_decode);
-  std::printf("[hf] %-8s decode       max|diff| %.3g (max|ref| %.3g)\n", c.arch.c_str(), dd.max_abs,
-              dd.max_ref);
-  EXPECT_TRUE(dd.within) << "decode: max |diff| " << dd.max_abs << " at " << dd.worst;
-
-  // 3c. The prompt decoded token by token equals transformers' prefill.
-  auto cache2 = loaded->NewCache();
-  std::vector<float> stepwise;
-  for (int32_t t : prompt) {
-    auto step = loaded->Step({t}, cache2.get());
-    ASSERT_THAT(step, IsOk());
-    stepwise.insert(stepwise.end(), step->begin(), step->end());
+  if (c.arch == "qwen2") {
+    EXPECT_TRUE(config.attention_bias);
   }
-  const Diff ds = CompareLogits(stepwise, hf_prefill);
-  std::printf("[hf] %-8s token-wise   max|diff| %.3g\n", c.arch.c_str(), ds.max_abs);
-  EXPECT_TRUE(ds.within) << "token-by-token prompt: max |diff| " << ds.max_abs;
+
+  // 3. Prefill, decode and greedy ids, and the prompt token by token.
+  ExpectMatches(*loaded, c.arch, 0, ref, vocab);
 
   // 4. The extension under test matters: without it the logits miss transformers by far.
   MotConfig without = config;
   if (c.arch == "llama3" || c.arch == "linear") without.rope_scaling = RopeScaling{};
   if (c.arch == "mistral") without.sliding_window = 0;
   if (!(without == config)) {
-    std::vector<NamedTensor> tensors;
-    for (const SafetensorsEntry& e : loaded->ckpt->weights().entries()) {
-      auto t = loaded->ckpt->weights().Get(e.name);
-      ASSERT_THAT(t, IsOk());
-      tensors.push_back({e.name, *t});
-    }
-    ASSERT_THAT(WriteCheckpoint(dir + "/without", without, tensors), IsOk());
-    auto plain = Load(dir + "/without");
+    auto plain = RewriteWith(*loaded, without, dir + "/without");
     ASSERT_THAT(plain, IsOk());
     auto plain_cache = plain->NewCache();
-    auto logits = plain->Step(prompt, plain_cache.get());
+    auto logits = plain->Step(ref.prompt, plain_cache.get());
     ASSERT_THAT(logits, IsOk());
-    const Diff dw = CompareLogits(*logits, hf_prefill);
-    std::printf("[hf] %-8s without it   max|diff| %.3g\n", c.arch.c_str(), dw.max_abs);
+    const Diff dw = CompareLogits(*logits, ref.prefill);
+    std::printf("[hf] %-10s without it   max|diff| %.3g\n", c.arch.c_str(), dw.max_abs);
     EXPECT_GT(dw.max_abs, 100 * kRtol * dw.max_ref) << "the extension did not change the logits";
   }
   std::error_code ec;
@@ -223,6 +289,135 @@ INSTANTIATE_TEST_SUITE_P(Architectures, HfImportOracleTest,
                          [](const ::testing::TestParamInfo<HfCase>& info) {
                            return info.param.arch;
                          });
+
+// BAGEL: tower 0 ("text", BAGEL's und modules) is model A, tower 1 ("image", the *_moe_gen
+// modules) model B; both with q/k norms.
+TEST(BagelImportOracleTest, EachTowerMatchesItsQwen2WithQkNorm) {
+  if (std::string(MOT_IMPORT_BIN).empty()) GTEST_SKIP() << "mot-import is not built here";
+  const std::string dir = MakeTempDir("hf_bagel");
+  ASSERT_FALSE(dir.empty());
+  const int made = MakeHfModel("bagel", dir, false);
+  if (made == 77) {
+    GTEST_SKIP() << "transformers is not importable by " << MOT_PYTHON
+                 << " (run scripts/setup.sh): " << ReadText(dir + "/make.log");
+  }
+  ASSERT_EQ(made, 0) << ReadText(dir + "/make.log");
+  const HfReference und = ReadReference(dir);
+  const HfReference gen = ReadReference(dir, "_gen");
+  ASSERT_EQ(und.prompt, gen.prompt);
+  const int64_t vocab = nlohmann::json::parse(ReadText(dir + "/ref.json"))["vocab_size"];
+
+  ASSERT_EQ(RunImport(dir + "/hf", dir + "/ckpt", dir + "/import.log"), 0)
+      << ReadText(dir + "/import.log");
+  const std::string log = ReadText(dir + "/import.log");
+  // Every non-LLM module of the Bagel state dict is named as not imported.
+  for (const char* prefix : {"vit_model.", "connector.", "vit_pos_embed.", "time_embedder.",
+                             "vae2llm.", "llm2vae.", "latent_pos_embed."}) {
+    EXPECT_THAT(log, ::testing::HasSubstr(absl::StrCat("not imported: 1 tensors ", prefix))) << log;
+  }
+  auto loaded = Load(dir + "/ckpt");
+  ASSERT_THAT(loaded, IsOk());
+  const MotConfig& config = loaded->ckpt->config();
+  EXPECT_EQ(config.modalities, (std::vector<std::string>{"text", "image"}));
+  EXPECT_TRUE(config.qk_norm);
+  EXPECT_TRUE(config.attention_bias);
+  EXPECT_FALSE(config.tie_embeddings);
+  EXPECT_EQ(config.vocab_ranges,
+            (std::vector<VocabRange>{{"text", 0, static_cast<int32_t>(vocab), 0}}));
+  EXPECT_NE(loaded->ckpt->OptionalFile("tokenizer.json"), "");
+
+  // (1) every token in tower 0: model A; (2) every token in tower 1: model B.
+  ExpectMatches(*loaded, "bagel-und", 0, und, vocab);
+  ExpectMatches(*loaded, "bagel-gen", 1, gen, vocab);
+
+  // The routing matters: tower 0 misses B by far (and so tower 1 misses A).
+  {
+    auto cache = loaded->NewCache();
+    auto logits = loaded->Step(und.prompt, cache.get(), 0);
+    ASSERT_THAT(logits, IsOk());
+    const Diff d = CompareLogits(*logits, gen.prefill);
+    std::printf("[hf] %-10s tower 0 vs B max|diff| %.3g\n", "bagel", d.max_abs);
+    EXPECT_GT(d.max_abs, 100 * kRtol * d.max_ref) << "the towers give the same logits";
+  }
+  // The q/k norms matter: without them both towers miss by far.
+  MotConfig without = config;
+  without.qk_norm = false;
+  auto plain = RewriteWith(*loaded, without, dir + "/without");
+  ASSERT_THAT(plain, IsOk());
+  for (uint8_t tower : {0, 1}) {
+    auto cache = plain->NewCache();
+    auto logits = plain->Step(und.prompt, cache.get(), tower);
+    ASSERT_THAT(logits, IsOk());
+    const Diff d = CompareLogits(*logits, tower == 0 ? und.prefill : gen.prefill);
+    std::printf("[hf] %-10s no q/k norm, tower %d max|diff| %.3g\n", "bagel", tower, d.max_abs);
+    EXPECT_GT(d.max_abs, 100 * kRtol * d.max_ref)
+        << "the q/k norms did not change tower " << static_cast<int>(tower);
+  }
+
+  // (3) Bad input, refused naming the tensor or field and the file, nothing written.
+  auto bad_copy = [&](const std::string& name) {
+    const std::string bad = dir + "/" + name;
+    std::filesystem::create_directories(bad);
+    for (const char* f : {"llm_config.json", "tokenizer.json", "ema.safetensors"}) {
+      std::filesystem::copy_file(dir + "/hf/" + f, bad + "/" + f);
+    }
+    return bad;
+  };
+  {
+    const std::string missing = "language_model.model.layers.1.mlp_moe_gen.up_proj.weight";
+    const std::string bad = bad_copy("missing_gen");
+    auto ema = SafetensorsFile::Open(dir + "/hf/ema.safetensors");
+    ASSERT_THAT(ema, IsOk());
+    std::vector<NamedTensor> kept;
+    for (const SafetensorsEntry& e : ema->entries()) {
+      if (e.name == missing) continue;
+      auto t = ema->Get(e.name);
+      ASSERT_THAT(t, IsOk());
+      kept.push_back({e.name, *t});
+    }
+    ASSERT_EQ(kept.size() + 1, ema->entries().size());
+    ASSERT_THAT(WriteSafetensors(bad + "/ema.safetensors", kept), IsOk());
+    EXPECT_NE(RunImport(bad, bad + "/ckpt", bad + "/import.log"), 0);
+    const std::string said = ReadText(bad + "/import.log");
+    EXPECT_THAT(said, ::testing::HasSubstr(bad + "/ema.safetensors: tensor '" + missing + "'"))
+        << said;
+    EXPECT_FALSE(std::filesystem::exists(bad + "/ckpt"));
+  }
+  {
+    const std::string bad = bad_copy("unknown_key");
+    nlohmann::json c = nlohmann::json::parse(ReadText(bad + "/llm_config.json"));
+    c["use_mrope"] = true;
+    std::ofstream(bad + "/llm_config.json") << c.dump();
+    EXPECT_NE(RunImport(bad, bad + "/ckpt", bad + "/import.log"), 0);
+    const std::string said = ReadText(bad + "/import.log");
+    EXPECT_THAT(said, ::testing::HasSubstr("llm_config.json: field use_mrope: not supported"))
+        << said;
+    EXPECT_FALSE(std::filesystem::exists(bad + "/ckpt"));
+  }
+  {
+    // Settings BAGEL's loaders force whatever llm_config.json says: forced here too, with a
+    // note each; the checkpoint is the same.
+    const std::string forced = bad_copy("forced");
+    nlohmann::json c = nlohmann::json::parse(ReadText(forced + "/llm_config.json"));
+    c["qk_norm"] = false;
+    c["tie_word_embeddings"] = true;
+    c["layer_module"] = "Qwen2DecoderLayer";
+    std::ofstream(forced + "/llm_config.json") << c.dump();
+    ASSERT_EQ(RunImport(forced, forced + "/ckpt", forced + "/import.log"), 0)
+        << ReadText(forced + "/import.log");
+    const std::string said = ReadText(forced + "/import.log");
+    for (const char* note :
+         {"qk_norm false is taken as true", "tie_word_embeddings true is taken as false",
+          "layer_module \"Qwen2DecoderLayer\" is taken as"}) {
+      EXPECT_THAT(said, ::testing::HasSubstr(note)) << said;
+    }
+    auto same = Checkpoint::Open(forced + "/ckpt");
+    ASSERT_THAT(same, IsOk());
+    EXPECT_EQ(same->config(), config);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
 
 }  // namespace
 }  // namespace mot::testing

@@ -9,7 +9,7 @@ generation, and the logits of each decode step (the generated tokens fed one at 
 through transformers' KV cache).
 
 CLI:
-  hf_oracle.py --arch llama3|linear|mistral|qwen2|serve --out DIR [--shard] [--seed N]
+  hf_oracle.py --arch llama3|linear|mistral|qwen2|serve|bagel --out DIR [--shard] [--seed N]
 Writes DIR/hf/ (the model directory), DIR/prefill.bin ([prompt, vocab] float32),
 DIR/decode.bin ([gen, vocab] float32: row k is the step that fed generated[k]) and
 DIR/ref.json {"prompt": [...], "generated": [...], "vocab_size": V, "min_margin": m}
@@ -21,6 +21,20 @@ and a generation_config.json whose eos_token_id is the list [2, 3]. The prompt i
 ids transformers' own AutoTokenizer gives for PROMPT_TEXT, and ref.json also holds
 "prompt_text", "eos_token_ids" and "generated_text" (the tokenizer's decode, with
 skip_special_tokens, of the generated ids up to the first eos id, that one excluded).
+--arch bagel: a BAGEL directory (llm_config.json + ema.safetensors, as ByteDance-Seed/Bagel
+ships BAGEL-7B-MoT) whose language model has two towers made from two Qwen2ForCausalLM of the
+same shape and different seeds: the und modules (q/k/v/o_proj, q_norm, k_norm, mlp,
+input_layernorm, post_attention_layernorm, norm) from model A, the *_moe_gen ones from model
+B, embed_tokens and lm_head (shared in BAGEL) from A and copied into B. BAGEL's RMS q/k norm
+over head_dim (after the projection and its bias, before rotary), which Qwen2 lacks, is added
+to both models by a forward hook on q_proj and k_proj that applies transformers' own
+Qwen2RMSNorm (the module BAGEL uses), with random weights around 1 per layer and tower; so
+the oracle is still transformers' Qwen2 forward. ema.safetensors also holds a few tensors of
+each non-LLM Bagel module (vit_model., connector., vit_pos_embed., time_embedder.,
+vae2llm., llm2vae., latent_pos_embed.), which the import must skip. Outputs: prefill.bin,
+decode.bin and ref.json's generated/min_margin are A's (every token in tower 0), and
+prefill_gen.bin, decode_gen.bin, generated_gen and min_margin_gen are B's (tower 1), for
+the same prompt.
 Exit status 77 when transformers cannot be imported (the test then skips).
 
 transformers comes from its own site directory (MOT_HF_ORACLE_SITE, default
@@ -111,6 +125,132 @@ def write_tokenizer(path, specials=()):
     tok.save(path)
 
 
+def greedy(model, prompt):
+    """Prefill logits, greedy ids, decode logits (row k: the step that fed generated[k]) and
+    the smallest top-2 margin. Greedy decoding by hand (generate() imports
+    torch.distributed.fsdp, which Debian's torch 1.13 cannot import under Python 3.11); the
+    same steps generate() takes: one prefill, then one token at a time through the KV cache."""
+    with torch.no_grad():
+        out = model(prompt, past_key_values=DynamicCache(), use_cache=True)
+        prefill = out.logits[0]
+        past = out.past_key_values
+        last = prefill[-1]
+        generated, decode, margins = [], [], []
+        for _ in range(GEN):
+            top2 = torch.topk(last, 2).values
+            margins.append(float(top2[0] - top2[1]))
+            token = int(torch.argmax(last))
+            generated.append(token)
+            out = model(torch.tensor([[token]]), past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            last = out.logits[0, -1]
+            decode.append(last)
+    return prefill, generated, torch.stack(decode), min(margins)
+
+
+def add_qk_norm(model, gen):
+    """BAGEL's q_norm/k_norm (PackedAttentionMoT with qk_norm): Qwen2RMSNorm(head_dim) on
+    each head of q_proj's and k_proj's output, bias included, before rotary. Returns the
+    norm weights by layer: [(q_norm, k_norm), ...]."""
+    from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+    cfg = model.config
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    weights = []
+    for layer in model.model.layers:
+        pair = []
+        for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj):
+            norm = Qwen2RMSNorm(head_dim, eps=cfg.rms_norm_eps)
+            with torch.no_grad():
+                norm.weight.copy_(1.0 + 0.4 * (torch.rand(head_dim, generator=gen) - 0.5))
+
+            def hook(module, inputs, output, norm=norm):
+                shape = output.shape
+                return norm(output.reshape(*shape[:-1], -1, head_dim)).reshape(shape)
+
+            proj.register_forward_hook(hook)
+            pair.append(norm.weight.detach().clone())
+        weights.append(tuple(pair))
+    return weights
+
+
+def gen_tower_name(name):
+    """The BAGEL name of a Qwen2ForCausalLM parameter in the gen tower (qwen2_navit.py's
+    *_moe_gen modules), without the language_model. prefix."""
+    for module in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        name = name.replace(f".self_attn.{module}.", f".self_attn.{module}_moe_gen.")
+    for module in ("mlp", "input_layernorm", "post_attention_layernorm"):
+        name = name.replace(f".{module}.", f".{module}_moe_gen.")
+    if name == "model.norm.weight":
+        name = "model.norm_moe_gen.weight"
+    return name
+
+
+def make_bagel(args):
+    from safetensors.torch import save_file
+    cfg_args = dict(rope_theta=1000000.0, eos_token_id=2, **COMMON)
+    gen = torch.Generator().manual_seed(args.seed)
+    torch.manual_seed(args.seed)
+    und = Qwen2ForCausalLM(Qwen2Config(**cfg_args)).to(torch.float32).eval()
+    torch.manual_seed(args.seed + 1000)
+    gen_model = Qwen2ForCausalLM(Qwen2Config(**cfg_args)).to(torch.float32).eval()
+    randomize(und, gen)
+    randomize(gen_model, gen)
+    with torch.no_grad():  # shared by both towers in BAGEL
+        gen_model.model.embed_tokens.weight.copy_(und.model.embed_tokens.weight)
+        gen_model.lm_head.weight.copy_(und.lm_head.weight)
+    und_norms = add_qk_norm(und, gen)
+    gen_norms = add_qk_norm(gen_model, gen)
+
+    hf_dir = os.path.join(args.out, "hf")
+    os.makedirs(hf_dir)
+    tensors = {}
+    for name, t in und.state_dict().items():
+        tensors["language_model." + name] = t
+    for name, t in gen_model.state_dict().items():
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            continue
+        tensors["language_model." + gen_tower_name(name)] = t
+    for i, ((uq, uk), (gq, gk)) in enumerate(zip(und_norms, gen_norms)):
+        prefix = f"language_model.model.layers.{i}.self_attn."
+        tensors[prefix + "q_norm.weight"] = uq
+        tensors[prefix + "k_norm.weight"] = uk
+        tensors[prefix + "q_norm_moe_gen.weight"] = gq
+        tensors[prefix + "k_norm_moe_gen.weight"] = gk
+    for name in ("vit_model.vision_model.embeddings.patch_embedding.weight", "connector.fc1.weight",
+                 "vit_pos_embed.pos_embed", "time_embedder.mlp.0.weight", "vae2llm.weight",
+                 "llm2vae.weight", "latent_pos_embed.pos_embed"):
+        tensors[name] = torch.randn(4, 8, generator=gen)
+    save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()},
+              os.path.join(hf_dir, "ema.safetensors"), metadata={"format": "pt"})
+    # llm_config.json: the Qwen2 config.json save_pretrained writes, plus BAGEL's keys
+    # (qwen2_navit.Qwen2Config).
+    und.config.architectures = ["Qwen2ForCausalLM"]
+    und.config.save_pretrained(hf_dir)
+    config_path = os.path.join(hf_dir, "config.json")
+    with open(config_path) as f:
+        llm_config = json.load(f)
+    os.remove(config_path)
+    llm_config.pop("_attn_implementation_autoset", None)  # as model.save_pretrained drops it
+    llm_config.update(qk_norm=True, layer_module="Qwen2MoTDecoderLayer", freeze_und=False,
+                      tie_word_embeddings=False)
+    with open(os.path.join(hf_dir, "llm_config.json"), "w") as f:
+        json.dump(llm_config, f, indent=2)
+    write_tokenizer(os.path.join(hf_dir, "tokenizer.json"))
+
+    prompt = torch.randint(0, VOCAB, (1, PROMPT), generator=gen)
+    ref = {"prompt": prompt[0].tolist(), "vocab_size": VOCAB,
+           "transformers": transformers.__version__}
+    for model, suffix in ((und, ""), (gen_model, "_gen")):
+        prefill, generated, decode, margin = greedy(model, prompt)
+        prefill.numpy().astype("<f4").tofile(os.path.join(args.out, f"prefill{suffix}.bin"))
+        decode.numpy().astype("<f4").tofile(os.path.join(args.out, f"decode{suffix}.bin"))
+        ref["generated" + suffix] = generated
+        ref["min_margin" + suffix] = margin
+    with open(os.path.join(args.out, "ref.json"), "w") as f:
+        json.dump(ref, f)
+    return 0
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -119,6 +259,8 @@ def main(argv):
     parser.add_argument("--shard", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.arch == "bagel":
+        return make_bagel(args)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     model = make_model(args.arch).to(torch.float32).eval()
@@ -145,32 +287,15 @@ def main(argv):
                  "tokenizer_class": type(tokenizer).__name__}
     else:
         prompt = torch.randint(0, VOCAB, (1, PROMPT), generator=gen)
-    # Greedy decoding by hand (generate() imports torch.distributed.fsdp, which Debian's
-    # torch 1.13 cannot import under Python 3.11); the same steps generate() takes: one
-    # prefill, then one token at a time through the model's KV cache.
-    with torch.no_grad():
-        out = model(prompt, past_key_values=DynamicCache(), use_cache=True)
-        prefill = out.logits[0]
-        past = out.past_key_values
-        last = prefill[-1]
-        generated, decode, margins = [], [], []
-        for _ in range(GEN):
-            top2 = torch.topk(last, 2).values
-            margins.append(float(top2[0] - top2[1]))
-            token = int(torch.argmax(last))
-            generated.append(token)
-            out = model(torch.tensor([[token]]), past_key_values=past, use_cache=True)
-            past = out.past_key_values
-            last = out.logits[0, -1]
-            decode.append(last)
+    prefill, generated, decode, min_margin = greedy(model, prompt)
     prefill.numpy().astype("<f4").tofile(os.path.join(args.out, "prefill.bin"))
-    torch.stack(decode).numpy().astype("<f4").tofile(os.path.join(args.out, "decode.bin"))
+    decode.numpy().astype("<f4").tofile(os.path.join(args.out, "decode.bin"))
     if serve:
         end = next((i for i, t in enumerate(generated) if t in SERVE_EOS), len(generated))
         extra["generated_text"] = tokenizer.decode(generated[:end], skip_special_tokens=True)
     with open(os.path.join(args.out, "ref.json"), "w") as f:
         json.dump({"prompt": prompt[0].tolist(), "generated": generated, "vocab_size": VOCAB,
-                   "min_margin": min(margins), "transformers": transformers.__version__,
+                   "min_margin": min_margin, "transformers": transformers.__version__,
                    **extra}, f)
     return 0
 
