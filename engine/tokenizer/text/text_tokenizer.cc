@@ -3,10 +3,12 @@
 #include "engine/tokenizer/text/text_tokenizer.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "engine/core/status_macros.h"
 #include "engine/tokenizer/text/utf8.h"
 #include "nlohmann/json.hpp"
@@ -59,6 +61,25 @@ absl::StatusOr<std::string> GetType(const Json& obj, std::string_view path) {
   if (it == obj.end()) return std::string();
   if (!it->is_string()) return Bad(absl::StrCat(std::string(path), ".type"), "must be a string");
   return it->get<std::string>();
+}
+
+// A string field of a component; InvalidArgument naming it when missing or not a string.
+absl::StatusOr<std::string> GetString(const Json& obj, const char* key, std::string_view path) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) {
+    return Bad(absl::StrCat(std::string(path), ".", key), "missing or not a string");
+  }
+  return it->get<std::string>();
+}
+
+// The {"String": s} pattern of a Replace; a Regex one is refused by name.
+absl::StatusOr<std::string> GetStringPattern(const Json& obj, const std::string& path) {
+  auto pat = obj.find("pattern");
+  if (pat == obj.end() || !pat->is_object() || !pat->contains("String") ||
+      !(*pat)["String"].is_string()) {
+    return Bad(absl::StrCat(path, ".pattern"), "only {\"String\": ...} is supported");
+  }
+  return (*pat)["String"].get<std::string>();
 }
 
 struct ByteLevelConfig {
@@ -115,7 +136,45 @@ absl::Status ParsePreTokenizer(const Json& obj, const std::string& path,
   MOT_ASSIGN_OR_RETURN(std::string type, GetType(obj, path));
   if (type == "ByteLevel") {
     MOT_ASSIGN_OR_RETURN(ByteLevelConfig c, ParseByteLevel(obj, path));
-    steps->push_back({nullptr, c.add_prefix_space, c.use_regex});
+    PreTokenizerStep step;
+    step.kind = PreTokenizerStep::kByteLevel;
+    step.add_prefix_space = c.add_prefix_space;
+    step.use_regex = c.use_regex;
+    steps->push_back(std::move(step));
+    return absl::OkStatus();
+  }
+  if (type == "Metaspace") {
+    PreTokenizerStep step;
+    step.kind = PreTokenizerStep::kMetaspace;
+    MOT_ASSIGN_OR_RETURN(step.replacement, GetString(obj, "replacement", path));
+    if (step.replacement.empty() || !IsValidUtf8(step.replacement) ||
+        FirstChar(step.replacement).size() != step.replacement.size()) {
+      return Bad(absl::StrCat(path, ".replacement"), "must be one character");
+    }
+    // prepend_scheme (tokenizers >= 0.15) or the older add_prefix_space (true = "always").
+    if (auto ps = obj.find("prepend_scheme"); ps != obj.end() && !ps->is_null()) {
+      const std::string scheme = ps->is_string() ? ps->get<std::string>() : "";
+      if (scheme == "always") {
+        step.prepend = PreTokenizerStep::kAlways;
+      } else if (scheme == "first") {
+        step.prepend = PreTokenizerStep::kFirst;
+      } else if (scheme == "never") {
+        step.prepend = PreTokenizerStep::kNever;
+      } else {
+        return Bad(absl::StrCat(path, ".prepend_scheme"), "must be always, first or never");
+      }
+    } else {
+      MOT_ASSIGN_OR_RETURN(bool add, GetBool(obj, "add_prefix_space", path, true));
+      step.prepend = add ? PreTokenizerStep::kAlways : PreTokenizerStep::kNever;
+    }
+    MOT_ASSIGN_OR_RETURN(step.split_on_replacement, GetBool(obj, "split", path, true));
+    if (step.split_on_replacement) {
+      // The library splits on the replacement, MergedWithNext ("▁a▁b" -> "▁a", "▁b").
+      MOT_ASSIGN_OR_RETURN(step.split,
+                           RegexSplitter::Create(step.replacement, /*is_regex=*/false,
+                                                 SplitBehavior::kMergedWithNext, false));
+    }
+    steps->push_back(std::move(step));
     return absl::OkStatus();
   }
   if (type == "Split") {
@@ -147,7 +206,10 @@ absl::Status ParsePreTokenizer(const Json& obj, const std::string& path,
       return Bad(absl::StrCat(path, ".pattern.", is_regex ? "Regex" : "String"),
                  std::string(splitter.status().message()));
     }
-    steps->push_back({*std::move(splitter), false, false});
+    PreTokenizerStep step;
+    step.kind = PreTokenizerStep::kSplit;
+    step.split = *std::move(splitter);
+    steps->push_back(std::move(step));
     return absl::OkStatus();
   }
   if (type == "Sequence") {
@@ -162,16 +224,30 @@ absl::Status ParsePreTokenizer(const Json& obj, const std::string& path,
     }
     return absl::OkStatus();
   }
-  return Bad(absl::StrCat(path, ".type"),
-             absl::StrCat("\"", type, "\" is not supported (ByteLevel, Split or Sequence)"));
+  return Bad(
+      absl::StrCat(path, ".type"),
+      absl::StrCat("\"", type, "\" is not supported (ByteLevel, Split, Metaspace or Sequence)"));
 }
 
-// The normal forms of a normalizer (flattening Sequences).
+// The steps of a normalizer (flattening Sequences).
 absl::Status ParseNormalizer(const Json& obj, const std::string& path,
-                             std::vector<NormalForm>* forms, int depth = 0) {
+                             std::vector<NormalizerStep>* steps, int depth = 0) {
   MOT_ASSIGN_OR_RETURN(std::string type, GetType(obj, path));
-  if (std::optional<NormalForm> f = UnicodeNormalizer::ParseForm(type)) {
-    forms->push_back(*f);
+  if (std::optional<NormalForm> f = Normalizer::ParseForm(type)) {
+    steps->push_back({NormalizerStep::kForm, *f, "", ""});
+    return absl::OkStatus();
+  }
+  if (type == "Prepend") {
+    MOT_ASSIGN_OR_RETURN(std::string prepend, GetString(obj, "prepend", path));
+    steps->push_back({NormalizerStep::kPrepend, NormalForm::kNfc, std::move(prepend), ""});
+    return absl::OkStatus();
+  }
+  if (type == "Replace") {
+    MOT_ASSIGN_OR_RETURN(std::string pattern, GetStringPattern(obj, path));
+    MOT_ASSIGN_OR_RETURN(std::string content, GetString(obj, "content", path));
+    if (pattern.empty()) return Bad(absl::StrCat(path, ".pattern"), "must not be empty");
+    steps->push_back(
+        {NormalizerStep::kReplace, NormalForm::kNfc, std::move(pattern), std::move(content)});
     return absl::OkStatus();
   }
   if (type == "Sequence") {
@@ -182,12 +258,14 @@ absl::Status ParseNormalizer(const Json& obj, const std::string& path,
     if (depth > 8) return Bad(path, "Sequences nested too deeply");
     for (size_t i = 0; i < seq->size(); ++i) {
       MOT_RETURN_IF_ERROR(ParseNormalizer((*seq)[i], absl::StrCat(path, ".normalizers[", i, "]"),
-                                          forms, depth + 1));
+                                          steps, depth + 1));
     }
     return absl::OkStatus();
   }
   return Bad(absl::StrCat(path, ".type"),
-             absl::StrCat("\"", type, "\" is not supported (NFC, NFD, NFKC, NFKD or Sequence)"));
+             absl::StrCat("\"", type,
+                          "\" is not supported (NFC, NFD, NFKC, NFKD, Prepend, Replace or "
+                          "Sequence)"));
 }
 
 // TemplateProcessing's `single` template: the special tokens' ids before and after $A.
@@ -271,6 +349,66 @@ absl::Status ParsePostProcessor(const Json& obj, const std::string& path,
                           "\" is not supported (null, ByteLevel, TemplateProcessing or Sequence)"));
 }
 
+// The decoder of a SentencePiece-style file: Metaspace, or a Sequence of Replace (a String
+// pattern), ByteFallback, Fuse and Strip(" ", n, 0), as Llama-2's and Mistral's files have.
+absl::Status ParseSpelledDecoder(const Json& obj, const std::string& path, SpelledDecoder* d,
+                                 int depth = 0) {
+  MOT_ASSIGN_OR_RETURN(std::string type, GetType(obj, path));
+  if (type == "Metaspace") {
+    MOT_ASSIGN_OR_RETURN(d->replace_from, GetString(obj, "replacement", path));
+    d->replace_to = " ";
+    std::string scheme = "always";
+    if (auto ps = obj.find("prepend_scheme"); ps != obj.end() && ps->is_string()) {
+      scheme = ps->get<std::string>();
+    } else {
+      MOT_ASSIGN_OR_RETURN(bool add, GetBool(obj, "add_prefix_space", path, true));
+      scheme = add ? "always" : "never";
+    }
+    d->metaspace = scheme != "never";
+    return absl::OkStatus();
+  }
+  if (type == "Replace") {
+    if (!d->replace_from.empty()) return Bad(path, "a second Replace is not supported");
+    MOT_ASSIGN_OR_RETURN(d->replace_from, GetStringPattern(obj, path));
+    MOT_ASSIGN_OR_RETURN(d->replace_to, GetString(obj, "content", path));
+    if (d->replace_from.empty()) return Bad(absl::StrCat(path, ".pattern"), "must not be empty");
+    return absl::OkStatus();
+  }
+  if (type == "ByteFallback") {
+    d->byte_fallback = true;
+    return absl::OkStatus();
+  }
+  if (type == "Fuse") return absl::OkStatus();  // we concatenate anyway
+  if (type == "Strip") {
+    MOT_ASSIGN_OR_RETURN(std::string content, GetString(obj, "content", path));
+    auto start = obj.find("start");
+    auto stop = obj.find("stop");
+    if (content != " " || start == obj.end() || !start->is_number_unsigned() ||
+        start->get<uint64_t>() > 8 || stop == obj.end() || !stop->is_number_unsigned() ||
+        stop->get<uint64_t>() != 0) {
+      return Bad(path, "only Strip of leading spaces (content \" \", stop 0) is supported");
+    }
+    d->strip_leading_spaces = static_cast<int>(start->get<uint64_t>());
+    return absl::OkStatus();
+  }
+  if (type == "Sequence") {
+    auto seq = obj.find("decoders");
+    if (seq == obj.end() || !seq->is_array()) {
+      return Bad(absl::StrCat(path, ".decoders"), "must be an array");
+    }
+    if (depth > 0) return Bad(path, "nested Sequences are not supported");
+    for (size_t i = 0; i < seq->size(); ++i) {
+      MOT_RETURN_IF_ERROR(
+          ParseSpelledDecoder((*seq)[i], absl::StrCat(path, ".decoders[", i, "]"), d, depth + 1));
+    }
+    return absl::OkStatus();
+  }
+  return Bad(absl::StrCat(path, ".type"),
+             absl::StrCat("\"", type,
+                          "\" is not supported for a SentencePiece-style BPE (Metaspace, Replace, "
+                          "ByteFallback, Fuse, Strip or Sequence)"));
+}
+
 constexpr char kDefaultByteLevelDecoder[] =
     R"({"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true})";
 
@@ -321,35 +459,47 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
       }
     }
     if (auto it = root.find("normalizer"); it != root.end() && !it->is_null()) {
-      std::vector<NormalForm> forms;
-      MOT_RETURN_IF_ERROR(ParseNormalizer(*it, "normalizer", &forms));
-      if (!forms.empty()) {
-        MOT_ASSIGN_OR_RETURN(tok->normalizer_, UnicodeNormalizer::Create(std::move(forms)));
+      std::vector<NormalizerStep> steps;
+      MOT_RETURN_IF_ERROR(ParseNormalizer(*it, "normalizer", &steps));
+      if (!steps.empty()) {
+        auto n = Normalizer::Create(std::move(steps));
+        if (!n.ok()) return Bad("normalizer", std::string(n.status().message()));
+        tok->normalizer_ = *std::move(n);
       }
       tok->normalizer_json_ = it->dump();
     }
 
-    // Pre-tokenizer: ByteLevel, or a Sequence of Splits ending in one ByteLevel.
-    auto pt = root.find("pre_tokenizer");
-    if (pt == root.end() || pt->is_null()) {
-      return Bad("pre_tokenizer", "missing: a byte-level BPE needs the ByteLevel pre-tokenizer");
-    }
+    // Pre-tokenizer: byte-level (ByteLevel, or Splits ending in one ByteLevel), or
+    // SentencePiece-style (none, Metaspace and/or Splits: the vocabulary is spelled as is).
     std::vector<PreTokenizerStep> steps;
-    MOT_RETURN_IF_ERROR(ParsePreTokenizer(*pt, "pre_tokenizer", &steps));
-    if (steps.empty() || steps.back().split != nullptr) {
-      return Bad("pre_tokenizer",
-                 "must end in a ByteLevel pre-tokenizer: the vocabulary of a byte-level BPE is "
-                 "spelled in its alphabet");
+    tok->pre_tokenizer_json_ = "null";
+    if (auto pt = root.find("pre_tokenizer"); pt != root.end() && !pt->is_null()) {
+      MOT_RETURN_IF_ERROR(ParsePreTokenizer(*pt, "pre_tokenizer", &steps));
+      tok->pre_tokenizer_json_ = pt->dump();
     }
-    for (size_t i = 0; i + 1 < steps.size(); ++i) {
-      if (steps[i].split == nullptr) {
-        return Bad("pre_tokenizer", "only one ByteLevel, the last pre-tokenizer, is supported");
+    size_t byte_levels = 0;
+    for (const PreTokenizerStep& step : steps) {
+      byte_levels += step.kind == PreTokenizerStep::kByteLevel;
+    }
+    tok->spelled_ = byte_levels == 0;
+    if (!tok->spelled_) {
+      if (byte_levels > 1 || steps.back().kind != PreTokenizerStep::kByteLevel) {
+        return Bad("pre_tokenizer",
+                   "a byte-level BPE needs exactly one ByteLevel pre-tokenizer, the last one");
       }
+      for (const PreTokenizerStep& step : steps) {
+        if (step.kind == PreTokenizerStep::kMetaspace) {
+          return Bad("pre_tokenizer", "Metaspace and ByteLevel together are not supported");
+        }
+      }
+      tok->add_prefix_space_ = steps.back().add_prefix_space;
+      tok->use_regex_ = steps.back().use_regex;
+      if (steps.size() > 1) tok->steps_ = std::move(steps);
+    } else {
+      tok->add_prefix_space_ = false;
+      tok->use_regex_ = false;
+      tok->steps_ = std::move(steps);
     }
-    tok->add_prefix_space_ = steps.back().add_prefix_space;
-    tok->use_regex_ = steps.back().use_regex;
-    if (steps.size() > 1) tok->steps_ = std::move(steps);
-    tok->pre_tokenizer_json_ = pt->dump();
 
     tok->post_processor_json_ = "null";
     if (auto it = root.find("post_processor"); it != root.end() && !it->is_null()) {
@@ -360,12 +510,20 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
     }
     tok->decoder_json_ = "null";
     if (auto it = root.find("decoder"); it != root.end() && !it->is_null()) {
-      MOT_ASSIGN_OR_RETURN(std::string type, GetType(*it, "decoder"));
-      if (type != "ByteLevel") {
-        return Bad("decoder.type",
-                   absl::StrCat("\"", type, "\" is not supported (null or ByteLevel)"));
+      if (!tok->spelled_) {
+        MOT_ASSIGN_OR_RETURN(std::string type, GetType(*it, "decoder"));
+        if (type != "ByteLevel") {
+          return Bad("decoder.type",
+                     absl::StrCat("\"", type, "\" is not supported (null or ByteLevel)"));
+        }
+      } else {
+        MOT_RETURN_IF_ERROR(ParseSpelledDecoder(*it, "decoder", &tok->spelled_decoder_));
       }
       tok->decoder_json_ = it->dump();
+    } else if (tok->spelled_) {
+      return Bad("decoder",
+                 "missing: a SentencePiece-style BPE needs its decoder (Metaspace, or Replace / "
+                 "ByteFallback / Fuse / Strip)");
     }
 
     // Model.
@@ -407,6 +565,11 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
       const std::string path = absl::StrCat("model.vocab[\"", it.key(), "\"]");
       MOT_ASSIGN_OR_RETURN(int32_t id, GetId(it.value(), path));
       spelled[it.key()] = id;
+      if (tok->spelled_) {
+        if (it.key().empty()) return Bad(path, "an empty token");
+        vocab.emplace_back(it.key(), id);
+        continue;
+      }
       std::optional<std::string> bytes = ByteLevelToBytes(it.key());
       if (bytes && !bytes->empty()) {
         vocab.emplace_back(std::move(*bytes), id);
@@ -447,6 +610,10 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
         if (!spelled.contains(a + b)) {
           return Bad(path, absl::StrCat("merged token \"", a + b, "\" is not in model.vocab"));
         }
+        if (tok->spelled_) {
+          merges.emplace_back(std::move(a), std::move(b));
+          continue;
+        }
         std::optional<std::string> ra = ByteLevelToBytes(a);
         std::optional<std::string> rb = ByteLevelToBytes(b);
         // A merge involving a token outside the byte-level alphabet can never apply to
@@ -455,8 +622,10 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
         merges.emplace_back(std::move(*ra), std::move(*rb));
       }
     }
-    BpeUnknown unknown;
+    BpeOptions unknown;
     unknown.fuse_unk = tok->fuse_unk_;
+    unknown.char_units = tok->spelled_;
+    unknown.byte_fallback = tok->spelled_ && tok->byte_fallback_;
     if (tok->model_unk_json_ != "null") {
       const std::string unk = Json::parse(tok->model_unk_json_).get<std::string>();
       auto it = spelled.find(unk);
@@ -471,7 +640,7 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
                                      limits.cache_entries, unknown);
     if (!model_or.ok()) return Annotate(model_or.status(), "tokenizer.json");
     tok->model_ = std::move(model_or).value();
-    if (tok->byte_fallback_ && !tok->model_->complete_alphabet()) {
+    if (!tok->spelled_ && tok->byte_fallback_ && !tok->model_->complete_alphabet()) {
       return Bad("model.byte_fallback",
                  "not supported when the vocabulary lacks some bytes (it would change ids)");
     }
@@ -650,7 +819,7 @@ void TextTokenizer::SplitOnAddedTokens(std::string_view text, bool normalized_gr
   if (start_offset < text.size()) out->push_back({base + start_offset, base + text.size(), -1});
 }
 
-void TextTokenizer::EncodeText(std::string_view text, std::vector<int32_t>* ids) const {
+void TextTokenizer::EncodeText(std::string_view text, bool first, std::vector<int32_t>* ids) const {
   std::string with_space;
   if (add_prefix_space_ && (text.empty() || text[0] != ' ')) {
     with_space.reserve(text.size() + 1);
@@ -659,7 +828,7 @@ void TextTokenizer::EncodeText(std::string_view text, std::vector<int32_t>* ids)
     text = with_space;
   }
   if (!steps_.empty()) {
-    EncodeTextWithSteps(text, ids);
+    EncodeTextWithSteps(text, first, ids);
     return;
   }
   if (!use_regex_) {
@@ -672,17 +841,34 @@ void TextTokenizer::EncodeText(std::string_view text, std::vector<int32_t>* ids)
   for (std::string_view p : pieces) model_->EncodeWord(p, ids);
 }
 
-void TextTokenizer::EncodeTextWithSteps(std::string_view text, std::vector<int32_t>* ids) const {
-  // Pieces are owned strings: a ByteLevel step with add_prefix_space changes them.
+void TextTokenizer::EncodeTextWithSteps(std::string_view text, bool first,
+                                        std::vector<int32_t>* ids) const {
+  // Pieces are owned strings: ByteLevel's add_prefix_space and Metaspace change them.
   std::vector<std::string> pieces = {std::string(text)};
   std::vector<std::string> next;
   std::vector<std::string_view> views;
   for (const PreTokenizerStep& step : steps_) {
     next.clear();
-    for (const std::string& piece : pieces) {
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      const std::string& piece = pieces[k];
       views.clear();
-      if (step.split != nullptr) {
+      if (step.kind == PreTokenizerStep::kSplit) {
         step.split->Split(piece, &views);
+        for (std::string_view v : views) next.emplace_back(v);
+        continue;
+      }
+      if (step.kind == PreTokenizerStep::kMetaspace) {
+        // Spaces become the replacement; it is prepended (always, or to the piece that
+        // starts the input), then the piece is split before each replacement.
+        std::string p = absl::StrReplaceAll(piece, {{" ", step.replacement}});
+        const bool prepend = step.prepend == PreTokenizerStep::kAlways ||
+                             (step.prepend == PreTokenizerStep::kFirst && first && k == 0);
+        if (prepend && !p.starts_with(step.replacement)) p.insert(0, step.replacement);
+        if (step.split == nullptr) {
+          next.push_back(std::move(p));
+          continue;
+        }
+        step.split->Split(p, &views);
         for (std::string_view v : views) next.emplace_back(v);
         continue;
       }
@@ -740,7 +926,7 @@ absl::StatusOr<std::vector<int32_t>> TextTokenizer::Encode(std::string_view text
         if (n.id >= 0) {
           ids.push_back(n.id);
         } else if (n.end > n.start) {
-          EncodeText(segment.substr(n.start, n.end - n.start), &ids);
+          EncodeText(segment.substr(n.start, n.end - n.start), m.start == 0 && n.start == 0, &ids);
         }
       }
     }
@@ -751,6 +937,32 @@ absl::StatusOr<std::vector<int32_t>> TextTokenizer::Encode(std::string_view text
   return ids;
 }
 
+bool TextTokenizer::AppendModelToken(int32_t id, bool first, std::string* out) const {
+  const std::string* b = model_->TokenBytes(id);
+  if (b == nullptr) return false;
+  if (!spelled_) {
+    out->append(*b);
+    return true;
+  }
+  const SpelledDecoder& d = spelled_decoder_;
+  // ByteFallback: "<0xXX>" is the byte XX.
+  if (d.byte_fallback && b->size() == 6 && b->starts_with("<0x") && (*b)[5] == '>') {
+    unsigned value = 0;
+    if (std::sscanf(b->c_str() + 3, "%2X", &value) == 1) {
+      out->push_back(static_cast<char>(value));
+      return true;
+    }
+  }
+  if (d.replace_from.empty()) {
+    out->append(*b);
+  } else if (d.metaspace && first) {
+    out->append(absl::StrReplaceAll(*b, {{d.replace_from, ""}}));
+  } else {
+    out->append(absl::StrReplaceAll(*b, {{d.replace_from, d.replace_to}}));
+  }
+  return true;
+}
+
 absl::Status TextTokenizer::AppendTokenBytes(int32_t id, const DecodeOptions& options,
                                              std::string* out) const {
   if (auto it = added_by_id_.find(id); it != added_by_id_.end()) {
@@ -758,10 +970,7 @@ absl::Status TextTokenizer::AppendTokenBytes(int32_t id, const DecodeOptions& op
     if (!(a.special && options.skip_special)) out->append(a.content);
     return absl::OkStatus();
   }
-  if (const std::string* b = model_->TokenBytes(id)) {
-    out->append(*b);
-    return absl::OkStatus();
-  }
+  if (AppendModelToken(id, /*first=*/false, out)) return absl::OkStatus();
   if (auto it = opaque_tokens_.find(id); it != opaque_tokens_.end()) {
     out->append(it->second);
     return absl::OkStatus();
@@ -774,9 +983,22 @@ absl::StatusOr<std::string> TextTokenizer::Decode(std::span<const int32_t> ids,
                                                   const DecodeOptions& options) const {
   std::string out;
   out.reserve(ids.size() * 4);
+  bool first = true;  // no token has been decoded yet (skipped special tokens do not count)
   for (size_t i = 0; i < ids.size(); ++i) {
+    const bool added = added_by_id_.contains(ids[i]);
+    if (first && !added && AppendModelToken(ids[i], /*first=*/true, &out)) {
+      first = false;
+      continue;
+    }
     absl::Status s = AppendTokenBytes(ids[i], options, &out);
     if (!s.ok()) return Annotate(s, "decoding ids[", i, "]");
+    if (!(added && IsSpecial(ids[i]) && options.skip_special)) first = false;
+  }
+  // A SentencePiece-style decoder's Strip(" ", n, 0) runs on the fused text.
+  for (int k = 0;
+       spelled_ && k < spelled_decoder_.strip_leading_spaces && !out.empty() && out[0] == ' ';
+       ++k) {
+    out.erase(0, 1);
   }
   return out;
 }
@@ -784,7 +1006,10 @@ absl::StatusOr<std::string> TextTokenizer::Decode(std::span<const int32_t> ids,
 std::optional<int32_t> TextTokenizer::TokenToId(std::string_view token) const {
   const absl::string_view key(token.data(), token.size());
   if (auto it = added_by_content_.find(key); it != added_by_content_.end()) return it->second;
-  if (std::optional<std::string> bytes = ByteLevelToBytes(token); bytes && !bytes->empty()) {
+  if (spelled_) {
+    const int32_t id = model_->TokenId(token);
+    if (id >= 0) return id;
+  } else if (std::optional<std::string> bytes = ByteLevelToBytes(token); bytes && !bytes->empty()) {
     const int32_t id = model_->TokenId(*bytes);
     if (id >= 0) return id;
   }
@@ -798,7 +1023,7 @@ std::optional<std::string> TextTokenizer::IdToToken(int32_t id) const {
   if (auto it = added_by_id_.find(id); it != added_by_id_.end()) {
     return added_tokens_[it->second].content;
   }
-  if (const std::string* b = model_->TokenBytes(id)) return BytesToByteLevel(*b);
+  if (const std::string* b = model_->TokenBytes(id)) return spelled_ ? *b : BytesToByteLevel(*b);
   if (auto it = opaque_tokens_.find(id); it != opaque_tokens_.end()) return it->second;
   return std::nullopt;
 }
@@ -840,7 +1065,8 @@ std::string TextTokenizer::ToJson() const {
   model["byte_fallback"] = byte_fallback_;
   model["ignore_merges"] = model_->ignore_merges();
   std::vector<std::pair<std::string, int32_t>> vocab;
-  for (auto& [bytes, id] : model_->VocabById()) vocab.emplace_back(BytesToByteLevel(bytes), id);
+  auto spell = [this](const std::string& key) { return spelled_ ? key : BytesToByteLevel(key); };
+  for (auto& [bytes, id] : model_->VocabById()) vocab.emplace_back(spell(bytes), id);
   for (const auto& [id, s] : opaque_tokens_) vocab.emplace_back(s, id);
   std::sort(vocab.begin(), vocab.end(),
             [](const auto& x, const auto& y) { return x.second < y.second; });
@@ -849,8 +1075,8 @@ std::string TextTokenizer::ToJson() const {
   model["vocab"] = std::move(v);
   OrderedJson merges = OrderedJson::array();
   for (const auto& [a, b] : model_->merges()) {
-    merges.push_back(OrderedJson::array(
-        {BytesToByteLevel(*model_->TokenBytes(a)), BytesToByteLevel(*model_->TokenBytes(b))}));
+    merges.push_back(
+        OrderedJson::array({spell(*model_->TokenBytes(a)), spell(*model_->TokenBytes(b))}));
   }
   model["merges"] = std::move(merges);
   root["model"] = std::move(model);

@@ -90,11 +90,23 @@ struct DecodeOptions {
   bool skip_special = false;
 };
 
-// One pre-tokenizer of a chain (a Split, or a ByteLevel); internal to TextTokenizer.
+// One pre-tokenizer of a chain; internal to TextTokenizer.
 struct PreTokenizerStep {
-  std::unique_ptr<RegexSplitter> split;  // null: ByteLevel
-  bool add_prefix_space = false;
-  bool use_regex = true;
+  enum Kind { kByteLevel, kSplit, kMetaspace } kind = kByteLevel;
+  std::unique_ptr<RegexSplitter> split;  // kSplit; kMetaspace when it splits on `replacement`
+  bool add_prefix_space = false;         // kByteLevel
+  bool use_regex = true;                 // kByteLevel
+  std::string replacement;               // kMetaspace: spaces become this ("▁")
+  enum Prepend { kAlways, kFirst, kNever } prepend = kAlways;  // kMetaspace
+  bool split_on_replacement = true;                            // kMetaspace
+};
+
+// The decoder of a SentencePiece-style file; internal to TextTokenizer.
+struct SpelledDecoder {
+  std::string replace_from, replace_to;  // Replace (or Metaspace: replacement -> " ")
+  bool byte_fallback = false;            // "<0xXX>" tokens are that byte
+  int strip_leading_spaces = 0;          // Strip(" ", start, 0) after Fuse
+  bool metaspace = false;                // Metaspace: the first token loses every replacement
 };
 
 class TextTokenizer {
@@ -154,17 +166,25 @@ class TextTokenizer {
   absl::Status Init(std::vector<AddedToken> added_tokens);
   void SplitOnAddedTokens(std::string_view text, bool normalized_group, bool parse_special,
                           std::vector<Match>* out, size_t base) const;
-  void EncodeText(std::string_view text, std::vector<int32_t>* ids) const;
+  // `first`: the text starts the input (Metaspace's prepend_scheme "first").
+  void EncodeText(std::string_view text, bool first, std::vector<int32_t>* ids) const;
   // EncodeText for a pre-tokenizer other than one ByteLevel: runs steps_ in order.
-  void EncodeTextWithSteps(std::string_view text, std::vector<int32_t>* ids) const;
+  void EncodeTextWithSteps(std::string_view text, bool first, std::vector<int32_t>* ids) const;
+  // The text of model token `id` (the bytes; spelled_: the decoder's text), `first` when it
+  // is the first token of a Decode(). False when `id` is not a model token.
+  bool AppendModelToken(int32_t id, bool first, std::string* out) const;
 
   TextTokenizerLimits limits_;
   std::unique_ptr<BpeModel> model_;
   ByteLevelSplitter splitter_;
   bool add_prefix_space_ = false;  // of the final ByteLevel step
   bool use_regex_ = true;
-  std::vector<PreTokenizerStep> steps_;            // empty: ByteLevel alone (the fast path)
-  std::unique_ptr<UnicodeNormalizer> normalizer_;  // null: none
+  std::vector<PreTokenizerStep> steps_;  // empty: ByteLevel alone (the fast path)
+  // SentencePiece-style (no ByteLevel pre-tokenizer): the vocabulary is spelled as is, BPE
+  // starts from characters, and spelled_decoder_ turns tokens back into text.
+  bool spelled_ = false;
+  SpelledDecoder spelled_decoder_;
+  std::unique_ptr<Normalizer> normalizer_;  // null: none
   // TemplateProcessing's `single`: ids before and after the text ($A).
   std::vector<int32_t> template_prefix_, template_suffix_;
   int32_t vocab_size_ = 0;

@@ -18,6 +18,12 @@ post-processor's special tokens: encode(..., add_special_tokens=True)):
   partial_bytes  a ByteLevel BPE whose vocabulary lacks the bytes the corpus never uses (no
                  unk_token: they are dropped)
   partial_bytes_unk  the same with unk_token "<unk>" and fuse_unk
+  llama2_style   SentencePiece-style, as Llama-2's file: normalizer Prepend("▁") +
+                 Replace(" ", "▁"), no pre-tokenizer, byte_fallback with <0x00>..<0xFF> at
+                 ids 3..258, fuse_unk, decoder Replace/ByteFallback/Fuse/Strip, a <s> template
+  mistral_style  SentencePiece-style with a Metaspace pre-tokenizer (prepend_scheme "first",
+                 split) and decoder, byte_fallback, [INST] [/INST] special tokens
+Each edge case's ids are also decoded by the library (skip_special_tokens False and True).
 
   make_config_goldens.py            regenerate the files and configs/goldens.json
   make_config_goldens.py --emit OUT the same ids, computed live from the committed files
@@ -30,7 +36,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, "..", "..", "data", "text"))
 OUT_DIR = os.path.join(DATA, "configs")
-NAMES = ["llama3_style", "qwen2_style", "partial_bytes", "partial_bytes_unk"]
+NAMES = ["llama3_style", "qwen2_style", "partial_bytes", "partial_bytes_unk", "llama2_style",
+         "mistral_style"]
+BYTE_TOKENS = ["<0x%02X>" % b for b in range(256)]
 
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
                   r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -67,9 +75,47 @@ def read_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def train_spelled(name, corpus):
+    """A SentencePiece-style BPE: the vocabulary is spelled with "▁" for spaces, rare
+    characters fall back to the <0xXX> byte tokens (plain vocabulary entries, as in
+    Llama-2's file, not added tokens)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import trainers
+    specials = ["<unk>", "<s>", "</s>"]
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    if name == "llama2_style":
+        tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"),
+                                               normalizers.Replace(" ", "\u2581")])
+        tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(),
+                                         decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581",
+                                                     prepend_scheme="first", split=True)
+        tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first",
+                                         split=True)
+    trainer = trainers.BpeTrainer(vocab_size=2500, special_tokens=specials + BYTE_TOKENS,
+                                  limit_alphabet=90, show_progress=False)
+    tok.train_from_iterator(corpus, trainer)
+    if name == "llama2_style":
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)])
+    else:
+        tok.add_special_tokens(["[INST]", "[/INST]"])
+    path = os.path.join(OUT_DIR, name + ".json")
+    tok.save(path, pretty=True)
+    # The byte tokens are vocabulary entries only, as in Llama-2's and Mistral's files.
+    with open(path, encoding="utf-8") as f:
+        j = json.load(f)
+    j["added_tokens"] = [t for t in j["added_tokens"] if t["content"] not in BYTE_TOKENS]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(j, f, ensure_ascii=False, indent=2)
+
+
 def train(name, corpus):
     from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers,
                             pre_tokenizers, processors, trainers)
+    if name in ("llama2_style", "mistral_style"):
+        return train_spelled(name, corpus)
     byte_level_split = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     if name == "llama3_style":
@@ -131,6 +177,10 @@ def ids_for(path, sets):
         if key == "edge":
             out[key + "_with_specials"] = [tok.encode(t, add_special_tokens=True).ids
                                            for t in texts]
+            out["edge_decoded"] = [tok.decode(ids, skip_special_tokens=False)
+                                   for ids in out["edge_with_specials"]]
+            out["edge_decoded_skip"] = [tok.decode(ids, skip_special_tokens=True)
+                                        for ids in out["edge_with_specials"]]
     return out
 
 

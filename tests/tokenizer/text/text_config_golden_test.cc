@@ -4,12 +4,15 @@
 // library (tests/data/text/configs/goldens.json, written by make_config_goldens.py) for
 // tokenizer.json files in the configurations real models use: Llama-3's Split pattern with
 // ignore_merges, string merges and a BOS template; Qwen2's pattern with NFC; vocabularies
-// without every byte, with and without unk_token. text_oracle_test re-checks them live.
+// without every byte, with and without unk_token; SentencePiece-style files as Llama-2's
+// (Prepend/Replace normalizer, byte fallback) and Mistral's (Metaspace). Ids and decoded
+// text. text_oracle_test re-checks the ids live.
 
 #include <string>
 #include <vector>
 
 #include "engine/tokenizer/text/text_tokenizer.h"
+#include "engine/tokenizer/text/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -88,6 +91,33 @@ TEST_P(TextConfigGoldenTest, EdgeCaseIdsWithTheTemplatesSpecialTokensMatchLibrar
   Check(*tok, *edge_, "edge_with_specials", {.add_special_tokens = true});
 }
 
+// Decode of the ids with the post-processor's special tokens, keeping and skipping them: the
+// library's decoder (ByteLevel; or Replace/ByteFallback/Fuse/Strip, Metaspace).
+TEST_P(TextConfigGoldenTest, DecodeOfEdgeCaseIdsMatchesLibrary) {
+  auto tok = Load();
+  ASSERT_NE(tok, nullptr);
+  const auto& sets = (*goldens_)["tokenizers"][GetParam()];
+  const auto& rows = sets["edge_with_specials"];
+  int failures = 0;
+  for (size_t i = 0; i < rows.size() && failures < 10; ++i) {
+    const std::vector<int32_t> ids = rows[i].get<std::vector<int32_t>>();
+    for (const bool skip : {false, true}) {
+      auto text = tok->Decode(ids, {.skip_special = skip});
+      ASSERT_THAT(text, IsOk());
+      const std::string want =
+          sets[skip ? "edge_decoded_skip" : "edge_decoded"][i].get<std::string>();
+      // Decode gives bytes (a dropped byte can leave a partial character); the library's
+      // text replaces ill-formed bytes with U+FFFD as from_utf8_lossy does, like Utf8Lossy.
+      if (Utf8Lossy(*text) != want) {
+        ++failures;
+        ADD_FAILURE() << GetParam() << " edge[" << i << "] skip_special=" << skip << ": got "
+                      << nlohmann::json(Utf8Lossy(*text)).dump() << ", want "
+                      << nlohmann::json(want).dump();
+      }
+    }
+  }
+}
+
 TEST_P(TextConfigGoldenTest, SaveThenLoadGivesSameIds) {
   auto tok = Load();
   ASSERT_NE(tok, nullptr);
@@ -99,7 +129,7 @@ TEST_P(TextConfigGoldenTest, SaveThenLoadGivesSameIds) {
 
 INSTANTIATE_TEST_SUITE_P(Configs, TextConfigGoldenTest,
                          ::testing::Values("llama3_style", "qwen2_style", "partial_bytes",
-                                           "partial_bytes_unk"));
+                                           "partial_bytes_unk", "llama2_style", "mistral_style"));
 
 }  // namespace
 }  // namespace mot::tokenizer

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/tokenizer/text/utf8.h"
 
 namespace mot::tokenizer {
 namespace {
@@ -37,9 +38,9 @@ WordCache& ThreadCache(uint64_t id) {
 absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     std::vector<std::pair<std::string, int32_t>> vocab,
     std::vector<std::pair<std::string, std::string>> merges, bool ignore_merges,
-    size_t cache_entries, BpeUnknown unknown) {
+    size_t cache_entries, BpeOptions options) {
   std::unique_ptr<BpeModel> m(new BpeModel);
-  m->unknown_ = unknown;
+  m->options_ = options;
   m->ignore_merges_ = ignore_merges;
   m->cache_entries_ = cache_entries;
   m->instance_id_ = next_instance_id.fetch_add(1);
@@ -66,6 +67,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Create(
     auto it = m->vocab_.find(std::string(1, static_cast<char>(b)));
     m->byte_ids_[b] = it == m->vocab_.end() ? -1 : it->second;
     if (it == m->vocab_.end()) m->complete_alphabet_ = false;
+    auto fb = m->vocab_.find(absl::StrFormat("<0x%02X>", b));
+    m->fallback_ids_[b] = fb == m->vocab_.end() ? -1 : fb->second;
   }
   m->merges_.reserve(merges.size());
   m->merge_list_.reserve(merges.size());
@@ -109,7 +112,7 @@ std::vector<std::pair<std::string, int32_t>> BpeModel::VocabById() const {
 
 void BpeModel::EncodeWord(std::string_view word, std::vector<int32_t>* ids) const {
   if (word.empty()) return;
-  if (word.size() == 1 && complete_alphabet_) {
+  if (word.size() == 1 && complete_alphabet_ && !options_.char_units) {
     ids->push_back(byte_ids_[static_cast<uint8_t>(word[0])]);
     return;
   }
@@ -143,18 +146,49 @@ void BpeModel::MergeWord(std::string_view word, std::vector<int32_t>* ids) const
   };
   std::vector<Symbol> sym;
   sym.reserve(word.size());
-  for (char c : word) {
-    int32_t id = byte_ids_[static_cast<uint8_t>(c)];
-    if (id < 0) {
-      // A byte without a token: the unk token (fused with an unk just before it), or
-      // nothing, as the library does with a character missing from the vocabulary.
-      if (unknown_.unk_id < 0) continue;
-      if (unknown_.fuse_unk && !sym.empty() && sym.back().id == unknown_.unk_id) continue;
-      id = unknown_.unk_id;
-    }
+  auto push = [&sym](int32_t id) {
     const int32_t i = static_cast<int32_t>(sym.size());
     sym.push_back({id, i - 1, -1});
     if (i > 0) sym[i - 1].next = i;
+  };
+  // A unit without a token: the unk token (fused with an unk just before it), or nothing,
+  // as the library does with a character missing from the vocabulary.
+  auto unknown = [&](bool* prev_unk) {
+    if (options_.unk_id < 0) return;
+    if (!(options_.fuse_unk && *prev_unk)) push(options_.unk_id);
+    *prev_unk = true;
+  };
+  bool prev_unk = false;
+  if (!options_.char_units) {
+    for (char c : word) {
+      const int32_t id = byte_ids_[static_cast<uint8_t>(c)];
+      if (id < 0) {
+        unknown(&prev_unk);
+      } else {
+        push(id);
+        prev_unk = false;
+      }
+    }
+  } else {
+    for (size_t pos = 0; pos < word.size();) {
+      const Utf8Prefix c = ClassifyUtf8Prefix(word.substr(pos));
+      const size_t len = c.kind == Utf8Prefix::kComplete ? c.length : 1;
+      const std::string_view ch = word.substr(pos, len);
+      pos += len;
+      if (auto it = vocab_.find(absl::string_view(ch.data(), ch.size())); it != vocab_.end()) {
+        push(it->second);
+        prev_unk = false;
+        continue;
+      }
+      bool all = options_.byte_fallback;
+      for (char b : ch) all = all && fallback_ids_[static_cast<uint8_t>(b)] >= 0;
+      if (all) {
+        for (char b : ch) push(fallback_ids_[static_cast<uint8_t>(b)]);
+        prev_unk = false;
+        continue;
+      }
+      unknown(&prev_unk);
+    }
   }
   const int n = static_cast<int>(sym.size());
   if (n == 0) return;

@@ -6,7 +6,8 @@
 // symbol per byte; the adjacent pair with the lowest merge rank is merged, leftmost first
 // among equal ranks, until no pair has a rank (the `tokenizers` library's rule). Merging
 // uses a doubly linked symbol list and a min-heap of candidate pairs: O(n log n) per word.
-// With `ignore_merges`, a word that is itself a token is emitted whole. A vocabulary may lack
+// With `ignore_merges`, a word that is itself a token is emitted whole. SentencePiece-style
+// models (BpeOptions::char_units) start from characters instead of bytes. A vocabulary may lack
 // some single bytes (the library accepts such files): a byte with no token becomes the unk
 // token when there is one (consecutive ones fused into one when `fuse_unk`), else it is
 // dropped and its neighbours become adjacent, as the library's BPE does with an unknown
@@ -30,10 +31,17 @@
 
 namespace mot::tokenizer {
 
-// What a byte without a token becomes (see the file comment).
-struct BpeUnknown {
-  int32_t unk_id = -1;  // -1: nothing (the byte is dropped)
+// How words start and what a unit without a token becomes (see the file comment).
+struct BpeOptions {
+  int32_t unk_id = -1;  // -1: nothing (the unit is dropped)
   bool fuse_unk = false;
+  // false: byte-level (vocab keys are raw bytes; a word starts as one symbol per byte).
+  // true: SentencePiece-style (vocab keys are the spellings, e.g. "▁the"; a word starts as
+  // one symbol per UTF-8 character, an ill-formed byte being a character of its own).
+  bool char_units = false;
+  // char_units: a character without a token becomes the tokens "<0xXX>" of its bytes when
+  // all of them exist (the library's byte_fallback), before unk is considered.
+  bool byte_fallback = false;
 };
 
 class BpeModel {
@@ -43,13 +51,13 @@ class BpeModel {
   static constexpr size_t kCachedModelsPerThread = 4;
 
   // `vocab[i]` = (raw bytes of the token, id); `merges[r]` = the pair with rank r, as raw
-  // bytes; `unk_id` the id bytes without a token become (-1: none, they are dropped).
+  // bytes (or spellings with char_units); see BpeOptions for the rest.
   // Errors (InvalidArgument, naming "model.vocab" / "model.merges[r]"): duplicate token or
   // id, negative id, a merge whose parts or result are not tokens.
   static absl::StatusOr<std::unique_ptr<BpeModel>> Create(
       std::vector<std::pair<std::string, int32_t>> vocab,
       std::vector<std::pair<std::string, std::string>> merges, bool ignore_merges,
-      size_t cache_entries = kDefaultCacheEntries, BpeUnknown unknown = {});
+      size_t cache_entries = kDefaultCacheEntries, BpeOptions options = {});
 
   // Appends the ids of `word` (raw bytes, non-empty) to `ids`.
   void EncodeWord(std::string_view word, std::vector<int32_t>* ids) const;
@@ -81,7 +89,8 @@ class BpeModel {
   absl::flat_hash_map<int32_t, std::string> vocab_r_;
   std::array<int32_t, 256> byte_ids_{};  // -1: the byte is not a token
   bool complete_alphabet_ = true;
-  BpeUnknown unknown_;
+  BpeOptions options_;
+  std::array<int32_t, 256> fallback_ids_{};  // char_units: ids of "<0xXX>", -1 if absent
   // Pair -> (rank, merged id).
   absl::flat_hash_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
   std::vector<std::pair<int32_t, int32_t>> merge_list_;

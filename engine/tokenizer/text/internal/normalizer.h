@@ -1,13 +1,18 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 //
 // File: engine/tokenizer/text/internal/normalizer.h
-// UnicodeNormalizer: tokenizer.json's Unicode normalizers ("NFC" as Qwen2 uses, "NFD",
-// "NFKC", "NFKD", and a "Sequence" of them), run with ICU's Normalizer2, the reference
-// implementation of UAX #15. The library normalizes the text between the added tokens that
-// are not `normalized` before it looks for the normalized ones and pre-tokenizes
-// (text_tokenizer.cc follows that order).
-// Invalid UTF-8 (our rule; the library cannot take it): each maximal well-formed run is
-// normalized alone and ill-formed bytes are kept as they are, so no byte is lost.
+// Normalizer: tokenizer.json's normalizers that the models we load use, applied in order:
+//   "NFC" (Qwen2), "NFD", "NFKC", "NFKD"   Unicode normal forms, run with ICU's Normalizer2,
+//                                          the reference implementation of UAX #15;
+//   "Prepend" {prepend}                    prepends the string to non-empty text (Llama-2's
+//                                          and Mistral's "▁");
+//   "Replace" {pattern: {String}, content} replaces every occurrence, left to right (their
+//                                          " " -> "▁");
+// and a "Sequence" of them (flattened). The library normalizes the text between the added
+// tokens that are not `normalized` before it looks for the normalized ones and
+// pre-tokenizes (text_tokenizer.cc follows that order).
+// Invalid UTF-8 (our rule; the library cannot take it): the normal forms run over each
+// maximal well-formed run alone and ill-formed bytes are kept as they are.
 // Thread rule: immutable after Create(); Normalize() may be called from any thread.
 #ifndef MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_NORMALIZER_H_
 #define MOT_ENGINE_TOKENIZER_TEXT_INTERNAL_NORMALIZER_H_
@@ -29,10 +34,17 @@ namespace mot::tokenizer {
 
 enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
 
-class UnicodeNormalizer {
+struct NormalizerStep {
+  enum Kind { kForm, kPrepend, kReplace } kind = kForm;
+  NormalForm form = NormalForm::kNfc;  // kForm
+  std::string text;                    // kPrepend: the prefix; kReplace: the pattern
+  std::string content;                 // kReplace: the replacement
+};
+
+class Normalizer {
  public:
-  // The forms applied in order. InternalError if ICU cannot give a form's instance.
-  static absl::StatusOr<std::unique_ptr<UnicodeNormalizer>> Create(std::vector<NormalForm> forms);
+  // InvalidArgument for an empty Replace pattern; InternalError if ICU cannot give a form.
+  static absl::StatusOr<std::unique_ptr<Normalizer>> Create(std::vector<NormalizerStep> steps);
 
   // "NFC" -> kNfc, ...; nullopt for other names.
   static std::optional<NormalForm> ParseForm(std::string_view type);
@@ -41,14 +53,12 @@ class UnicodeNormalizer {
   // `text` normalized (a copy when nothing changes).
   std::string Normalize(std::string_view text) const;
 
-  const std::vector<NormalForm>& forms() const { return forms_; }
-
  private:
-  UnicodeNormalizer() = default;
-  std::string NormalizeValid(std::string_view text) const;
+  Normalizer() = default;
+  std::string ApplyForm(const icu::Normalizer2* form, std::string_view text) const;
 
-  std::vector<NormalForm> forms_;
-  std::vector<const icu::Normalizer2*> instances_;  // one per form; owned by ICU
+  std::vector<NormalizerStep> steps_;
+  std::vector<const icu::Normalizer2*> forms_;  // per step (null unless kForm); owned by ICU
 };
 
 }  // namespace mot::tokenizer
