@@ -44,11 +44,11 @@ fi
 # tokenizer and safetensors oracles need, in a venv that sees the system site packages.
 # grpcio/grpcio-tools: the Python client (clients/python) and its stubs; pip's, because
 # Debian's python3-grpc-tools (1.14) is far older than its grpcio (1.51).
-PY_PACKAGES=(tokenizers==0.23.3 safetensors==0.8.0 grpcio==1.71.0 grpcio-tools==1.71.0)
+PY_PACKAGES=(tokenizers==0.23.3 safetensors==0.8.0 grpcio==1.71.0 grpcio-tools==1.71.0 jinja2==3.1.6)
 if [[ ! -x .venv/bin/python ]]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-if ! .venv/bin/python -c "import tokenizers, safetensors, torch, grpc, grpc_tools" 2>/dev/null; then
+if ! .venv/bin/python -c "import tokenizers, safetensors, torch, grpc, grpc_tools, jinja2" 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
 # transformers for the Hugging Face import oracle (tests/oracle/hf_oracle.py), in a site
