@@ -67,6 +67,30 @@ constexpr NameRule kQwen2BiasRules[] = {
     {"model.layers.{i}.self_attn.k_proj.bias", "layers.{i}.attention.local_experts_wk.0.bias"},
     {"model.layers.{i}.self_attn.v_proj.bias", "layers.{i}.attention.local_experts_wv.0.bias"},
 };
+// Chameleon (ChameleonForConditionalGeneration): the Llama rows plus the per-head q/k
+// LayerNorms with bias (ChameleonAttention.q_norm/k_norm, [heads, head_dim] each).
+constexpr NameRule kChameleonQkNormRules[] = {
+    {"model.layers.{i}.self_attn.q_norm.weight",
+     "layers.{i}.attention.local_experts_q_normalization.0.weight"},
+    {"model.layers.{i}.self_attn.q_norm.bias",
+     "layers.{i}.attention.local_experts_q_normalization.0.bias"},
+    {"model.layers.{i}.self_attn.k_norm.weight",
+     "layers.{i}.attention.local_experts_k_normalization.0.weight"},
+    {"model.layers.{i}.self_attn.k_norm.bias",
+     "layers.{i}.attention.local_experts_k_normalization.0.bias"},
+};
+// ChameleonLayerNorm's eps: F.layer_norm(..., eps=1e-5) whatever rms_norm_eps says.
+constexpr float kChameleonQkNormEps = 1e-5f;
+// vocabulary_map names of the image tokens (ChameleonImageVocabularyMapping.image_tokens).
+constexpr char kChameleonImageTokenPrefix[] = "IMGIMG";
+// Chameleon config.json keys beyond the shared ones, mapped (or refused) in MapConfigOf;
+// model_parallel_size only says how the original checkpoint was sharded (the conversion
+// script merges its q/k norm shards), and vq_config describes the VQ-VAE, which is not
+// imported.
+constexpr const char* kChameleonMappedKeys[] = {"attention_bias", "mlp_bias",
+                                                "swin_norm",      "vocabulary_map",
+                                                "vq_config",      "model_parallel_size"};
+
 // Buffers some older checkpoints saved; recomputed from the config, so skipped.
 constexpr const char* kIgnoredLayerTensors[] = {"model.layers.{i}.self_attn.rotary_emb.inv_freq"};
 
@@ -126,6 +150,10 @@ struct SkippedModule {
   const char* prefix;
   const char* what;
 };
+// Chameleon's VQ-VAE (ChameleonVQVAE, the image tokenizer), not imported.
+constexpr SkippedModule kChameleonSkippedModules[] = {
+    {"model.vqmodel.", "the VQ-VAE image tokenizer (images to and from image-token ids)"},
+};
 constexpr SkippedModule kBagelSkippedModules[] = {
     {"vit_model.", "the SigLIP ViT (image understanding)"},
     {"connector.", "the ViT-to-LLM connector"},
@@ -146,7 +174,7 @@ constexpr const char* kBagelIgnoredKeys[] = {"freeze_und", "is_causal", "_attn_i
                                              "_attn_implementation_autoset"};
 constexpr char kBagelLayerModule[] = "Qwen2MoTDecoderLayer";
 
-enum class Arch { kLlama, kMistral, kQwen2, kBagel };
+enum class Arch { kLlama, kMistral, kQwen2, kBagel, kChameleon };
 
 struct ArchInfo {
   const char* name;
@@ -158,6 +186,7 @@ constexpr ArchInfo kArchitectures[] = {
     {"LlamaForCausalLM", "llama", Arch::kLlama},
     {"MistralForCausalLM", "mistral", Arch::kMistral},
     {"Qwen2ForCausalLM", "qwen2", Arch::kQwen2},
+    {"ChameleonForConditionalGeneration", "chameleon", Arch::kChameleon},
 };
 
 // Not in kArchitectures: no config.json names it; a BAGEL directory's layout does.
@@ -336,6 +365,69 @@ std::vector<std::string> SupportedArchitectures() {
 
 namespace {
 
+// Chameleon's own settings into `c` (already mapped as a Llama): swin_norm, the per-head
+// q/k LayerNorm, and the image tokens of vocabulary_map as suppressed_token_ids.
+absl::Status MapChameleon(const json& root, MotConfig* c, std::vector<std::string>* notes) {
+  // swin_norm (ChameleonSwinDecoderLayer): h = x + input_layernorm(attn(x)),
+  // y = h + post_attention_layernorm(mlp(h)): our post_branch with those two norms as
+  // attention_norm and ffn_norm (the names the Llama rows give them).
+  MOT_ASSIGN_OR_RETURN(const bool swin, GetBool(root, "swin_norm", false));
+  c->norm_placement = swin ? NormPlacement::kPostBranch : NormPlacement::kPre;
+  QkNormSpec qk;
+  qk.type = NormType::kLayer;
+  qk.per_head = true;
+  qk.bias = true;
+  qk.eps = kChameleonQkNormEps;
+  c->qk_norm = true;
+  c->qk_norm_spec = qk;
+
+  const auto map = root.find("vocabulary_map");
+  if (map == root.end() || !map->is_object()) {
+    return FieldError("vocabulary_map",
+                      absl::StrCat("must be an object {token: id} (transformers' Chameleon needs "
+                                   "it to find the image tokens), got ",
+                                   map == root.end() ? std::string("nothing") : ShortDump(*map)));
+  }
+  std::vector<int32_t> image_ids;
+  for (const auto& item : map->items()) {
+    const std::string& name = item.key();
+    if (!absl::StartsWith(name, kChameleonImageTokenPrefix)) continue;
+    const json& v = item.value();
+    const std::string field = absl::StrCat("vocabulary_map.", name);
+    if (!v.is_number_integer()) {
+      return FieldError(field, absl::StrCat("must be an id, got ", ShortDump(v)));
+    }
+    const int64_t id = v.is_number_unsigned() && v.get<uint64_t>() >= (uint64_t{1} << 31)
+                           ? int64_t{c->vocab_size}
+                           : v.get<int64_t>();
+    if (id < 0 || id >= c->vocab_size) {
+      return FieldError(field, absl::StrCat("id ", ShortDump(v),
+                                            " is outside [0, vocab_size=", c->vocab_size, ")"));
+    }
+    image_ids.push_back(static_cast<int32_t>(id));
+  }
+  std::sort(image_ids.begin(), image_ids.end());
+  image_ids.erase(std::unique(image_ids.begin(), image_ids.end()), image_ids.end());
+  c->suppressed_token_ids.clear();
+  for (int32_t id : image_ids) {
+    if (!c->suppressed_token_ids.empty() && c->suppressed_token_ids.back().end == id) {
+      ++c->suppressed_token_ids.back().end;
+    } else {
+      c->suppressed_token_ids.push_back({id, id + 1});
+    }
+  }
+  if (!image_ids.empty()) {
+    notes->push_back(absl::StrCat(
+        "config.json: vocabulary_map's ", image_ids.size(), " image tokens (",
+        kChameleonImageTokenPrefix, "*, ids ", image_ids.front(), "..", image_ids.back(), " in ",
+        c->suppressed_token_ids.size(),
+        " ranges) are never generated (suppressed_token_ids), as "
+        "transformers' ChameleonForConditionalGeneration masks their logits; images cannot be "
+        "read or generated (no VQ-VAE)"));
+  }
+  return absl::OkStatus();
+}
+
 // config.json (llm_config.json for BAGEL) of a model of `arch`, "architectures" checked.
 absl::StatusOr<HfConfig> MapConfigOf(const json& root, const ArchInfo* arch) {
   HfConfig out;
@@ -376,6 +468,13 @@ absl::StatusOr<HfConfig> MapConfigOf(const json& root, const ArchInfo* arch) {
       mapped.insert({"use_sliding_window", "sliding_window", "max_window_layers"});
       mapped.insert(std::begin(kBagelMappedKeys), std::end(kBagelMappedKeys));
       mapped.insert(std::begin(kBagelIgnoredKeys), std::end(kBagelIgnoredKeys));
+      break;
+    case Arch::kChameleon:
+      // ChameleonConfig has no head_dim or partial_rotary_factor: its attention uses
+      // hidden_size / num_attention_heads, so such a key would be silently ignored there.
+      mapped.erase("head_dim");
+      mapped.erase("partial_rotary_factor");
+      mapped.insert(std::begin(kChameleonMappedKeys), std::end(kChameleonMappedKeys));
       break;
   }
   for (const auto& item : root.items()) {
@@ -473,6 +572,20 @@ absl::StatusOr<HfConfig> MapConfigOf(const json& root, const ArchInfo* arch) {
       // sliding_window and max_window_layers only matter with use_sliding_window.
       break;
     }
+    case Arch::kChameleon: {
+      // Chameleon's attention_bias also biases o_proj, and mlp_bias the MLP.
+      for (const char* key : {"attention_bias", "mlp_bias"}) {
+        MOT_ASSIGN_OR_RETURN(const bool on, GetBool(root, key, false));
+        if (on) {
+          return FieldError(
+              key, absl::StrCat("true is not supported for ChameleonForConditionalGeneration (",
+                                std::string_view(key) == "attention_bias" ? "it biases o_proj too"
+                                                                          : "MLP biases",
+                                ", which the native format does not hold)"));
+        }
+      }
+      break;
+    }
   }
 
   c.norm_placement = NormPlacement::kPre;
@@ -508,6 +621,9 @@ absl::StatusOr<HfConfig> MapConfigOf(const json& root, const ArchInfo* arch) {
     c.qk_norm = true;
     c.tie_embeddings = false;
     c.modalities.assign(std::begin(kBagelTowerNames), std::end(kBagelTowerNames));
+  }
+  if (arch->arch == Arch::kChameleon) {
+    MOT_RETURN_IF_ERROR(MapChameleon(root, &c, &out.notes));
   }
   absl::Status valid = ValidateMotConfig(c);
   if (!valid.ok()) {
@@ -860,6 +976,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> HfTensorNames(
       if (arch->arch == Arch::kQwen2) {
         for (const NameRule& r : kQwen2BiasRules) add(r, i);
       }
+      if (arch->arch == Arch::kChameleon) {
+        for (const NameRule& r : kChameleonQkNormRules) add(r, i);
+      }
     }
   }
   std::vector<std::pair<std::string, std::string>> out;
@@ -1002,28 +1121,35 @@ absl::StatusOr<HfImportResult> ImportHfModel(const std::string& hf_dir, const st
   if (bagel) ignored.insert(std::begin(kBagelIgnoredTensors), std::end(kBagelIgnoredTensors));
   // A tied model may still carry lm_head.weight (a copy of the embeddings): not needed.
   if (config.tie_embeddings) ignored.insert("lm_head.weight");
-  std::map<const SkippedModule*, int64_t> skipped;  // BAGEL's modules outside the LLM
+  // The modules outside the language model (BAGEL's ViT and image head, Chameleon's VQ-VAE).
+  std::vector<SkippedModule> skippable;
+  if (bagel) {
+    skippable.assign(std::begin(kBagelSkippedModules), std::end(kBagelSkippedModules));
+  } else if (result.architecture == "ChameleonForConditionalGeneration") {
+    skippable.assign(std::begin(kChameleonSkippedModules), std::end(kChameleonSkippedModules));
+  }
+  std::map<size_t, int64_t> skipped;  // index into skippable -> count
   for (const auto& [tensor, file] : tensor_file) {
     if (used.count(tensor) != 0 || ignored.count(tensor) != 0) continue;
     const SkippedModule* module = nullptr;
-    if (bagel) {
-      for (const SkippedModule& m : kBagelSkippedModules) {
-        if (absl::StartsWith(tensor, m.prefix)) module = &m;
-      }
+    for (const SkippedModule& m : skippable) {
+      if (absl::StartsWith(tensor, m.prefix)) module = &m;
     }
     if (module == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(path_of(file), ": unexpected tensor '", tensor,
                                                      "' (not part of ", result.architecture, " as ",
                                                      config_name, " describes it)"));
     }
-    ++skipped[module];
+    ++skipped[static_cast<size_t>(module - skippable.data())];
     ++result.num_skipped;
   }
-  for (const SkippedModule& m : kBagelSkippedModules) {
-    const auto it = skipped.find(&m);
+  const std::string weights_name = single_file.empty() ? std::string("the shards") : single_file;
+  for (size_t i = 0; i < skippable.size(); ++i) {
+    const auto it = skipped.find(i);
     if (it == skipped.end()) continue;
-    result.notes.push_back(absl::StrCat("not imported: ", it->second, " tensors ", m.prefix,
-                                        "* of ", kBagelWeights, ", ", m.what));
+    result.notes.push_back(absl::StrCat("not imported: ", it->second, " tensors ",
+                                        skippable[i].prefix, "* of ", weights_name, ", ",
+                                        skippable[i].what));
   }
   result.num_tensors = static_cast<int64_t>(tensors.size());
 

@@ -6,6 +6,7 @@
 //   LlamaForCausalLM    rope_scaling null, "linear" or "llama3"; no attention/MLP biases
 //   MistralForCausalLM  sliding_window (one window for every layer) or null
 //   Qwen2ForCausalLM    q/k/v projection biases; use_sliding_window false
+//   ChameleonForConditionalGeneration  its language model only (below)
 // An HF directory holds config.json, model.safetensors or shards named by
 // model.safetensors.index.json ({"weight_map": {tensor: shard file}}), and optionally
 // tokenizer.json, tokenizer_config.json and generation_config.json. HF's q/k projection rows
@@ -34,6 +35,19 @@
 // image head (time_embedder., vae2llm., llm2vae., latent_pos_embed.) are counted and not
 // imported; ae.safetensors (the VAE), vit_config.json and config.json are not read. Any
 // other tensor is refused as unexpected.
+//
+// Chameleon (transformers' modeling_chameleon.py): a Llama-shaped decoder, one tower "text"
+// over every id, with ChameleonLayerNorm q/k norms (a LayerNorm over each head's head_dim
+// with per-head weight and bias, [heads, head_dim], eps 1e-5, after the projection, before
+// rotary) imported as config.json "qk_norm": {"type": "layer", "per_head": true, "bias":
+// true, "eps": 1e-5}; swin_norm false is the "pre" layout, true (ChameleonSwinDecoderLayer:
+// h = x + input_layernorm(attn(x)), y = h + post_attention_layernorm(mlp(h))) "post_branch".
+// The ids of vocabulary_map's IMGIMG* tokens (the VQ image codes) become
+// suppressed_token_ids, so text generation never picks them, as
+// ChameleonForConditionalGeneration.forward masks their logits. The VQ-VAE (model.vqmodel.*)
+// is counted and not imported (a note names it), vq_config and model_parallel_size are
+// accepted and dropped; attention_bias or mlp_bias true, a rope scaling other than linear,
+// and keys ChameleonConfig does not have (head_dim) are refused.
 //
 // Refusals, each naming the file and the field or tensor, with nothing written: an
 // architecture not listed above; a config.json key that is neither mapped nor known to be
@@ -145,7 +159,8 @@ struct HfImportResult {
   int64_t num_tensors = 0;
   std::vector<std::string> shards;  // weight files read, in name order
   std::vector<std::string> copied;  // extra files written (tokenizer.json, ...)
-  // Tensors of the weight files deliberately not imported (BAGEL's ViT and image head).
+  // Tensors of the weight files deliberately not imported (BAGEL's ViT and image head,
+  // Chameleon's VQ-VAE).
   int64_t num_skipped = 0;
   // HfConfig::notes, then one line per group of skipped tensors (module prefix and count).
   std::vector<std::string> notes;

@@ -291,7 +291,131 @@ absl::Status ParseSpecialTokenIds(const json& root, MotConfig* out) {
   return absl::OkStatus();
 }
 
+// config.json "qk_norm": a boolean, or an object (QkNormSpec) that also sets qk_norm.
+absl::Status ParseQkNorm(const json& root, MotConfig* out) {
+  const auto it = root.find("qk_norm");
+  if (it == root.end() || it->is_boolean()) return ReadBool(root, "qk_norm", &out->qk_norm);
+  const json& o = *it;
+  if (!o.is_object()) {
+    return FieldError("qk_norm", absl::StrCat("must be true or false, or an object {type, "
+                                              "per_head, bias, eps}, got ",
+                                              ShortDump(o)));
+  }
+  MOT_RETURN_IF_ERROR(CheckKeys(o, "qk_norm", {"type", "per_head", "bias", "eps"}));
+  QkNormSpec spec;
+  MOT_ASSIGN_OR_RETURN(const std::string type,
+                       ReadString(o, "type", "qk_norm.type", /*required=*/true));
+  if (type == "rms") {
+    spec.type = NormType::kRms;
+  } else if (type == "layer") {
+    spec.type = NormType::kLayer;
+  } else {
+    return FieldError("qk_norm.type",
+                      absl::StrCat("must be \"rms\" or \"layer\", got ", ShortDump(json(type))));
+  }
+  for (const auto& [key, dst] : {std::pair<const char*, bool*>{"per_head", &spec.per_head},
+                                 std::pair<const char*, bool*>{"bias", &spec.bias}}) {
+    const auto v = o.find(key);
+    const std::string field = absl::StrCat("qk_norm.", key);
+    if (v == o.end()) return FieldError(field, "missing");
+    if (!v->is_boolean()) {
+      return FieldError(field, absl::StrCat("must be true or false, got ", ShortDump(*v)));
+    }
+    *dst = v->get<bool>();
+  }
+  MOT_RETURN_IF_ERROR(ReadRequiredFloat(o, "eps", "qk_norm.eps", &spec.eps));
+  out->qk_norm = true;
+  out->qk_norm_spec = spec;
+  return absl::OkStatus();
+}
+
+absl::Status ValidateQkNormSpec(const MotConfig& c) {
+  const QkNormSpec& s = *c.qk_norm_spec;
+  if (!c.qk_norm) return FieldError("qk_norm", "a q/k norm kind is set but qk_norm is false");
+  if (s.type != NormType::kRms && s.type != NormType::kLayer) {
+    return FieldError("qk_norm.type", "invalid value");
+  }
+  if (!std::isfinite(s.eps) || !(s.eps > 0.0f) || !(s.eps < 1.0f)) {
+    return FieldError("qk_norm.eps", absl::StrCat("must be finite and in (0, 1), got ", s.eps));
+  }
+  if (s.bias && s.type != NormType::kLayer) {
+    return FieldError("qk_norm.bias", "true needs type \"layer\" (an RMS norm has no bias)");
+  }
+  return absl::OkStatus();
+}
+
+// config.json "suppressed_token_ids": [[begin, end], ...].
+absl::Status ParseSuppressedTokenIds(const json& root, MotConfig* out) {
+  const auto it = root.find("suppressed_token_ids");
+  if (it == root.end()) return absl::OkStatus();
+  if (!it->is_array()) {
+    return FieldError("suppressed_token_ids",
+                      absl::StrCat("must be an array of [begin, end] pairs, got ", ShortDump(*it)));
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& p = (*it)[i];
+    const std::string field = absl::StrCat("suppressed_token_ids[", i, "]");
+    if (!p.is_array() || p.size() != 2) {
+      return FieldError(field, absl::StrCat("must be a [begin, end] pair, got ", ShortDump(p)));
+    }
+    TokenIdRange r;
+    const json pair = {{"begin", p[0]}, {"end", p[1]}};
+    MOT_RETURN_IF_ERROR(ReadInt(pair, "begin", field + "[0]", 0, kMaxVocab, &r.begin));
+    MOT_RETURN_IF_ERROR(ReadInt(pair, "end", field + "[1]", 0, kMaxVocab, &r.end));
+    out->suppressed_token_ids.push_back(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSuppressedTokenIds(const MotConfig& c) {
+  int32_t prev_end = 0;
+  int64_t suppressed = 0;
+  for (size_t i = 0; i < c.suppressed_token_ids.size(); ++i) {
+    const TokenIdRange& r = c.suppressed_token_ids[i];
+    const std::string field = absl::StrCat("suppressed_token_ids[", i, "]");
+    if (r.begin < prev_end) {
+      return FieldError(field, absl::StrCat("begins at ", r.begin, ", before the end ", prev_end,
+                                            " of the range before it (ranges are sorted and "
+                                            "disjoint)"));
+    }
+    if (r.end <= r.begin) {
+      return FieldError(
+          field, absl::StrCat("[", r.begin, ", ", r.end, ") is empty (end must be > begin)"));
+    }
+    if (r.end > c.vocab_size) {
+      return FieldError(field, absl::StrCat("end ", r.end, " is beyond vocab_size=", c.vocab_size));
+    }
+    prev_end = r.end;
+    suppressed += r.end - r.begin;
+  }
+  if (suppressed > 0 && suppressed == c.vocab_size) {
+    return FieldError("suppressed_token_ids", "suppresses every id");
+  }
+  if (suppressed > 0 && c.special_token_ids.has_value()) {
+    const std::vector<int32_t>& eos = c.special_token_ids->eos;
+    const bool all_eos = std::all_of(eos.begin(), eos.end(), [&](int32_t id) {
+      return std::any_of(c.suppressed_token_ids.begin(), c.suppressed_token_ids.end(),
+                         [&](const TokenIdRange& r) { return id >= r.begin && id < r.end; });
+    });
+    if (all_eos) {
+      return FieldError("suppressed_token_ids",
+                        "suppresses every eos id of special_token_ids (no sequence could end)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+QkNormSpec MotConfig::EffectiveQkNorm() const {
+  if (qk_norm_spec.has_value()) return *qk_norm_spec;
+  QkNormSpec s;
+  s.type = norm_type;
+  s.per_head = false;
+  s.bias = norm_type == NormType::kLayer;
+  s.eps = norm_eps;
+  return s;
+}
 
 std::vector<double> RopeInverseFrequencies(const MotConfig& c) {
   const int32_t half = c.head_dim / 2;
@@ -437,20 +561,23 @@ absl::Status ValidateMotConfig(const MotConfig& c) {
   if (c.special_token_ids.has_value()) {
     MOT_RETURN_IF_ERROR(ValidateSpecialTokenIds(c));
   }
+  if (c.qk_norm_spec.has_value()) MOT_RETURN_IF_ERROR(ValidateQkNormSpec(c));
+  MOT_RETURN_IF_ERROR(ValidateSuppressedTokenIds(c));
   return absl::OkStatus();
 }
 
 absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
   MOT_ASSIGN_OR_RETURN(const json root, loaders_internal::ParseStrictJson(json_text, "config"));
   if (!root.is_object()) return absl::InvalidArgumentError("config is not a JSON object");
-  MOT_RETURN_IF_ERROR(CheckKeys(root, "", {"format",         "format_version",   "dim",
-                                           "n_layers",       "n_heads",          "n_kv_heads",
-                                           "head_dim",       "ffn_hidden",       "norm_eps",
-                                           "rope_theta",     "max_seq_len",      "norm_placement",
-                                           "norm_type",      "qk_norm",          "tie_embeddings",
-                                           "attention_bias", "rope_scaling",     "sliding_window",
-                                           "modalities",     "vocab_size",       "vocab_ranges",
-                                           "special_tokens", "special_token_ids"}));
+  MOT_RETURN_IF_ERROR(
+      CheckKeys(root, "", {"format",         "format_version",    "dim",
+                           "n_layers",       "n_heads",           "n_kv_heads",
+                           "head_dim",       "ffn_hidden",        "norm_eps",
+                           "rope_theta",     "max_seq_len",       "norm_placement",
+                           "norm_type",      "qk_norm",           "tie_embeddings",
+                           "attention_bias", "rope_scaling",      "sliding_window",
+                           "modalities",     "vocab_size",        "vocab_ranges",
+                           "special_tokens", "special_token_ids", "suppressed_token_ids"}));
 
   MOT_ASSIGN_OR_RETURN(const std::string format, ReadString(root, "format", "format", true));
   if (format != kFormat) {
@@ -500,7 +627,7 @@ absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
                         absl::StrCat("must be \"rms\" or \"layer\", got ", ShortDump(json(v))));
     }
   }
-  MOT_RETURN_IF_ERROR(ReadBool(root, "qk_norm", &c.qk_norm));
+  MOT_RETURN_IF_ERROR(ParseQkNorm(root, &c));
   MOT_RETURN_IF_ERROR(ReadBool(root, "tie_embeddings", &c.tie_embeddings));
   MOT_RETURN_IF_ERROR(ReadBool(root, "attention_bias", &c.attention_bias));
   MOT_RETURN_IF_ERROR(ParseRopeScaling(root, &c.rope_scaling));
@@ -572,6 +699,7 @@ absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text) {
     }
   }
   MOT_RETURN_IF_ERROR(ParseSpecialTokenIds(root, &c));
+  MOT_RETURN_IF_ERROR(ParseSuppressedTokenIds(root, &c));
   MOT_RETURN_IF_ERROR(ValidateMotConfig(c));
   return c;
 }
@@ -599,7 +727,17 @@ std::string MotConfigToJson(const MotConfig& c) {
   j["max_seq_len"] = c.max_seq_len;
   j["norm_placement"] = c.norm_placement == NormPlacement::kPostBranch ? "post_branch" : "pre";
   j["norm_type"] = c.norm_type == NormType::kLayer ? "layer" : "rms";
-  j["qk_norm"] = c.qk_norm;
+  if (c.qk_norm_spec.has_value()) {
+    const QkNormSpec& q = *c.qk_norm_spec;
+    nlohmann::ordered_json o;
+    o["type"] = q.type == NormType::kLayer ? "layer" : "rms";
+    o["per_head"] = q.per_head;
+    o["bias"] = q.bias;
+    o["eps"] = ShortestDouble(q.eps);
+    j["qk_norm"] = std::move(o);
+  } else {
+    j["qk_norm"] = c.qk_norm;
+  }
   j["tie_embeddings"] = c.tie_embeddings;
   // Only when set: configs without them stay byte for byte as before these fields existed.
   if (c.attention_bias) j["attention_bias"] = true;
@@ -647,6 +785,13 @@ std::string MotConfigToJson(const MotConfig& c) {
     o["pad"] = id_or_null(s.pad);
     o["add_bos"] = s.add_bos;
     j["special_token_ids"] = std::move(o);
+  }
+  if (!c.suppressed_token_ids.empty()) {
+    nlohmann::ordered_json ranges = nlohmann::ordered_json::array();
+    for (const TokenIdRange& r : c.suppressed_token_ids) {
+      ranges.push_back(nlohmann::ordered_json::array({r.begin, r.end}));
+    }
+    j["suppressed_token_ids"] = std::move(ranges);
   }
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

@@ -54,8 +54,23 @@
 // type is refused by name (YaRN, dynamic NTK, longrope are not implemented).
 // sliding_window: a query at position p attends only to keys at positions > p - window (the
 // window includes the query itself), in every layer (Mistral); null: full causal attention.
-// The three are written by MotConfigToJson only when they differ from the default, so a
-// config without them reads and writes exactly as before they existed.
+// qk_norm: false (none), true (the classic q/k norm: the block norm_type over each head's
+// head_dim, one [head_dim] weight (and LayerNorm bias) shared by every head, eps norm_eps),
+// or an object naming a q/k norm of its own kind (Chameleon's):
+//     "qk_norm": {"type": "rms" | "layer", "per_head": true, "bias": true, "eps": 1e-5}
+//   type      required: RMSNorm or LayerNorm over each head's head_dim
+//   per_head  required: true: each head has its own affine parameters, q's weight is
+//             [n_heads, head_dim] and k's [n_kv_heads, head_dim]; false: one [head_dim]
+//   bias      required: an additive bias of the weight's shape (type "layer" only)
+//   eps       required: finite, in (0, 1); independent of norm_eps
+// It applies after the q/k projection (and attention_bias), before rotary, as true does.
+// suppressed_token_ids: [[begin, end], ...] half-open id ranges, sorted, disjoint, non-empty,
+// inside [0, vocab_size): ids the model never generates. The model's Forward sets their
+// logits to -inf (as transformers' ChameleonForConditionalGeneration sets its image-token
+// logits to the dtype's minimum); empty (absent): none.
+// These five are written by MotConfigToJson only when they differ from the default (qk_norm
+// as an object only when it is one), so a config without them reads and writes exactly as
+// before they existed.
 // Ranges are sorted, contiguous, non-empty and cover [0, vocab_size) exactly; each names a
 // listed modality. Unknown keys are errors (a typo must not silently become a default).
 // Thread rule: a plain value.
@@ -100,6 +115,24 @@ struct RopeScaling {
   bool operator==(const RopeScaling&) const = default;
 };
 
+// config.json "qk_norm" as an object: a q/k norm of its own kind (see the file comment).
+struct QkNormSpec {
+  NormType type = NormType::kRms;
+  bool per_head = false;  // weights [n_heads | n_kv_heads, head_dim] instead of [head_dim]
+  bool bias = false;      // LayerNorm bias of the weight's shape; kLayer only
+  float eps = 1e-5f;
+
+  bool operator==(const QkNormSpec&) const = default;
+};
+
+// A half-open id range [begin, end) of suppressed_token_ids.
+struct TokenIdRange {
+  int32_t begin = 0;
+  int32_t end = 0;
+
+  bool operator==(const TokenIdRange&) const = default;
+};
+
 // config.json "special_token_ids": special tokens named by id (see the file comment).
 struct SpecialTokenIds {
   static constexpr int32_t kNone = -1;
@@ -123,7 +156,10 @@ struct MotConfig {
   int32_t max_seq_len = 0;
   NormPlacement norm_placement = NormPlacement::kPre;
   NormType norm_type = NormType::kRms;
-  bool qk_norm = false;
+  bool qk_norm = false;  // q and k are normalized per head (the kind: qk_norm_spec)
+  // config.json "qk_norm" as an object; nullopt: the classic kind (true). Set only with
+  // qk_norm.
+  std::optional<QkNormSpec> qk_norm_spec;
   bool tie_embeddings = false;
   bool attention_bias = false;  // q/k/v projection biases
   RopeScaling rope_scaling;
@@ -138,6 +174,8 @@ struct MotConfig {
   std::vector<std::string> special_tokens;
   // config.json "special_token_ids" (see the file comment); nullopt when absent.
   std::optional<SpecialTokenIds> special_token_ids;
+  // config.json "suppressed_token_ids" (see the file comment): never generated.
+  std::vector<TokenIdRange> suppressed_token_ids;
 
   int num_towers() const { return static_cast<int>(modalities.size()); }
   int64_t q_dim() const { return int64_t{n_heads} * head_dim; }
@@ -145,6 +183,9 @@ struct MotConfig {
   // The tower of token `id` (a binary search over vocab_ranges).
   // REQUIRES: 0 <= id < vocab_size and a validated config.
   int TowerOf(int32_t id) const;
+  // The q/k norm's kind: qk_norm_spec, or the classic one ({norm_type, per_head false,
+  // bias = norm_type is layer, norm_eps}). Meaningful only when qk_norm.
+  QkNormSpec EffectiveQkNorm() const;
 
   bool operator==(const MotConfig&) const = default;
 };
@@ -159,8 +200,9 @@ absl::StatusOr<MotConfig> ParseMotConfig(std::string_view json_text);
 // n_heads, even head_dim, finite norm_eps in (0, 1), rope_theta > 0, 1..kMaxModalities
 // unique non-empty modality names, vocab ranges as described above, rope_scaling's fields
 // for its type ("field rope_scaling.factor: ..."), sliding_window in [0, 2^24]
-// (0: none), special_token_ids ("field special_token_ids.eos: ..."). InvalidArgument
-// "field <name>: <reason>".
+// (0: none), special_token_ids ("field special_token_ids.eos: ..."), qk_norm_spec only with
+// qk_norm ("field qk_norm.eps: ..."), suppressed_token_ids ("field
+// suppressed_token_ids[2]: ..."). InvalidArgument "field <name>: <reason>".
 absl::Status ValidateMotConfig(const MotConfig& config);
 
 // The rotary inverse frequencies of `config` (head_dim / 2 values, rope_theta and

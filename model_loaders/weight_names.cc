@@ -53,9 +53,19 @@ std::vector<ExpectedTensor> ExpectedTensors(const MotConfig& c) {
         out.push_back({AttentionProj(i, 'k', m, "bias"), {c.kv_dim()}});
         out.push_back({AttentionProj(i, 'v', m, "bias"), {c.kv_dim()}});
       }
-      if (c.qk_norm) {
+      if (c.qk_norm && !c.qk_norm_spec.has_value()) {
         add_norm(QkNorm(i, 'q', m), QkNorm(i, 'q', m, "bias"), c.head_dim);
         add_norm(QkNorm(i, 'k', m), QkNorm(i, 'k', m, "bias"), c.head_dim);
+      } else if (c.qk_norm) {
+        // A q/k norm of its own kind: per head [heads, head_dim], a bias only when it says.
+        const QkNormSpec& q = *c.qk_norm_spec;
+        for (const auto& [which, heads] : {std::pair<char, int64_t>{'q', c.n_heads},
+                                           std::pair<char, int64_t>{'k', c.n_kv_heads}}) {
+          std::vector<int64_t> shape = {c.head_dim};
+          if (q.per_head) shape = {heads, c.head_dim};
+          out.push_back({QkNorm(i, which, m), shape});
+          if (q.bias) out.push_back({QkNorm(i, which, m, "bias"), shape});
+        }
       }
       add_norm(AttentionNorm(i, m), AttentionNorm(i, m, "bias"), dim);
       out.push_back({FfnProj(i, 1, m), {c.ffn_hidden, dim}});

@@ -13,6 +13,10 @@
 //   norm.{m}.weight                                                [dim]
 //   output.weight                                                  [vocab, dim] (untied)
 // With norm_type "layer" every norm also has a ".bias" of the weight's shape.
+// A q/k norm of its own kind (config.json "qk_norm" as an object, model_config.h) keeps the
+// q/k norm names; per_head makes their shape [n_heads, head_dim] (q) and
+// [n_kv_heads, head_dim] (k), and they have a ".bias" exactly when its "bias" is true
+// (whatever norm_type says).
 // The reference has no pre-norm layout; we give its two norms the same names in both
 // layouts: attention_norm is the norm of the attention sublayer (on its input for "pre", on
 // its output for "post_branch"), ffn_norm likewise for the feed-forward sublayer.

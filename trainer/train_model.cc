@@ -427,6 +427,19 @@ TrainModel::~TrainModel() = default;
 
 absl::Status TrainModel::Allocate() {
   MOT_RETURN_IF_ERROR(ValidateMotConfig(config_));
+  // The backward pass knows the classic q/k norm only; training another kind (Chameleon's
+  // per-head LayerNorm) would silently train a different model, so refuse it by name. Nor
+  // does the loss mask suppressed ids as the forward does.
+  if (config_.qk_norm_spec.has_value()) {
+    return absl::UnimplementedError(
+        "TrainModel: field qk_norm: a q/k norm given as an object (its own type, per-head or "
+        "bias parameters, eps) is not supported by the trainer; only qk_norm true/false");
+  }
+  if (!config_.suppressed_token_ids.empty()) {
+    return absl::UnimplementedError(
+        "TrainModel: field suppressed_token_ids: not supported by the trainer (its loss does "
+        "not mask them)");
+  }
   backend_ = std::make_unique<backend::cpu::CpuBackend>(pool_);
   impl_->attn_scratch.resize(static_cast<size_t>(pool_->num_threads()));
   impl_->rotary = RotaryTable(config_.max_seq_len, config_.head_dim, config_.rope_theta);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -58,7 +59,7 @@ absl::StatusOr<WeightRef> MotModel::GemmWeight(const std::string& name) {
 }
 
 absl::StatusOr<MotModel::Norm> MotModel::LoadNorm(const std::string& weight_name,
-                                                  const std::string& bias_name) {
+                                                  const std::string& bias_name, bool bias) {
   Norm norm;
   auto load = [&](const std::string& name) -> absl::StatusOr<const float*> {
     MOT_ASSIGN_OR_RETURN(Tensor t, checkpoint_->weights().Get(name));
@@ -67,7 +68,7 @@ absl::StatusOr<MotModel::Norm> MotModel::LoadNorm(const std::string& weight_name
     return dst.data();
   };
   MOT_ASSIGN_OR_RETURN(norm.weight, load(weight_name));
-  if (config_.norm_type == NormType::kLayer) {
+  if (bias) {
     MOT_ASSIGN_OR_RETURN(norm.bias, load(bias_name));
   }
   return norm;
@@ -111,7 +112,7 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
                                                      ShapeString(e.shape)));
     }
     num_parameters_ += t.numel();
-    if (e.shape.size() == 1) ++norms;
+    if (e.shape.size() == 1 || e.name.find("_normalization.") != std::string::npos) ++norms;
   }
   norm_storage_.reserve(norms);
 
@@ -122,6 +123,7 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
     MOT_ASSIGN_OR_RETURN(lm_head_, GemmWeight(wn::kOutput));
   }
   const int towers = config_.num_towers();
+  const bool layer_norm = config_.norm_type == NormType::kLayer;
   layers_.assign(static_cast<size_t>(config_.n_layers), std::vector<TowerLayer>(towers));
   for (int i = 0; i < config_.n_layers; ++i) {
     for (int m = 0; m < towers; ++m) {
@@ -133,9 +135,10 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
       MOT_ASSIGN_OR_RETURN(t.w1, GemmWeight(wn::FfnProj(i, 1, m)));
       MOT_ASSIGN_OR_RETURN(t.w2, GemmWeight(wn::FfnProj(i, 2, m)));
       MOT_ASSIGN_OR_RETURN(t.w3, GemmWeight(wn::FfnProj(i, 3, m)));
-      MOT_ASSIGN_OR_RETURN(t.attention_norm,
-                           LoadNorm(wn::AttentionNorm(i, m), wn::AttentionNorm(i, m, "bias")));
-      MOT_ASSIGN_OR_RETURN(t.ffn_norm, LoadNorm(wn::FfnNorm(i, m), wn::FfnNorm(i, m, "bias")));
+      MOT_ASSIGN_OR_RETURN(t.attention_norm, LoadNorm(wn::AttentionNorm(i, m),
+                                                      wn::AttentionNorm(i, m, "bias"), layer_norm));
+      MOT_ASSIGN_OR_RETURN(t.ffn_norm,
+                           LoadNorm(wn::FfnNorm(i, m), wn::FfnNorm(i, m, "bias"), layer_norm));
       if (config_.attention_bias) {
         std::vector<float>& b =
             bias_storage_.emplace_back(static_cast<size_t>(config_.q_dim() + 2 * config_.kv_dim()));
@@ -148,10 +151,11 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
         t.bqkv = b.data();  // stays valid: moving the outer vector keeps each buffer
       }
       if (config_.qk_norm) {
-        MOT_ASSIGN_OR_RETURN(t.q_norm,
-                             LoadNorm(wn::QkNorm(i, 'q', m), wn::QkNorm(i, 'q', m, "bias")));
-        MOT_ASSIGN_OR_RETURN(t.k_norm,
-                             LoadNorm(wn::QkNorm(i, 'k', m), wn::QkNorm(i, 'k', m, "bias")));
+        const bool qk_bias = config_.EffectiveQkNorm().bias;
+        MOT_ASSIGN_OR_RETURN(
+            t.q_norm, LoadNorm(wn::QkNorm(i, 'q', m), wn::QkNorm(i, 'q', m, "bias"), qk_bias));
+        MOT_ASSIGN_OR_RETURN(
+            t.k_norm, LoadNorm(wn::QkNorm(i, 'k', m), wn::QkNorm(i, 'k', m, "bias"), qk_bias));
       }
       // Fusing needs one dtype across the parts (a mixed checkpoint keeps them separate).
       if (options.fuse_projections && t.wq.dtype == t.wk.dtype && t.wq.dtype == t.wv.dtype) {
@@ -162,7 +166,8 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
   }
   final_norm_.resize(static_cast<size_t>(towers));
   for (int m = 0; m < towers; ++m) {
-    MOT_ASSIGN_OR_RETURN(final_norm_[m], LoadNorm(wn::FinalNorm(m), wn::FinalNorm(m, "bias")));
+    MOT_ASSIGN_OR_RETURN(final_norm_[m],
+                         LoadNorm(wn::FinalNorm(m), wn::FinalNorm(m, "bias"), layer_norm));
   }
   if (config_.rope_scaling.type != RopeScalingType::kNone) {
     inv_freq_ = RopeInverseFrequencies(config_);
@@ -180,7 +185,12 @@ int64_t MotModel::WeightBytesPerToken(int tower) const {
     const TowerLayer& t = layer[static_cast<size_t>(tower)];
     total += bytes(t.wq) + bytes(t.wk) + bytes(t.wv) + bytes(t.wo) + bytes(t.w1) + bytes(t.w2) +
              bytes(t.w3);
-    total += norm_floats * 4 * (2 * config_.dim + (config_.qk_norm ? 2 * config_.head_dim : 0));
+    total += norm_floats * 4 * 2 * config_.dim;
+    if (config_.qk_norm) {
+      const QkNormSpec q = config_.EffectiveQkNorm();
+      const int64_t heads = q.per_head ? config_.n_heads + config_.n_kv_heads : 2;
+      total += (q.bias ? 2 : 1) * 4 * heads * config_.head_dim;
+    }
     if (t.bqkv != nullptr) total += 4 * (config_.q_dim() + 2 * config_.kv_dim());
   }
   return total;
@@ -269,6 +279,39 @@ void MotModel::ApplyNorm(const Norm& norm, const float* x, int64_t rows, int64_t
   } else {
     backend_->LayerNorm(x, rows, dim, ldx, norm.weight, norm.bias, config_.norm_eps, y, ldy);
   }
+}
+
+void MotModel::ApplyQkNorm(const TowerLayer& t, float* qkv, int64_t rows, int64_t ld) {
+  const int64_t hd = config_.head_dim;
+  const int64_t q_dim = config_.q_dim();
+  if (!config_.qk_norm_spec.has_value()) {
+    // The classic q/k norm: per row, each row's heads are contiguous (stride head_dim).
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = qkv + r * ld;
+      ApplyNorm(t.q_norm, row, config_.n_heads, hd, hd, row, hd);
+      ApplyNorm(t.k_norm, row + q_dim, config_.n_kv_heads, hd, hd, row + q_dim, hd);
+    }
+    return;
+  }
+  // A q/k norm of its own kind: one call per head over every row (head h of each row is the
+  // column slice [h * head_dim, (h + 1) * head_dim) at stride ld), with that head's affine
+  // parameters when per_head, else the shared ones.
+  const QkNormSpec& spec = *config_.qk_norm_spec;
+  auto norm_heads = [&](const Norm& norm, float* x, int32_t heads) {
+    for (int32_t h = 0; h < heads; ++h) {
+      const int64_t off = spec.per_head ? h * hd : 0;
+      const float* w = norm.weight + off;
+      float* xh = x + h * hd;
+      if (spec.type == NormType::kRms) {
+        backend_->RmsNorm(xh, rows, hd, ld, w, spec.eps, xh, ld);
+      } else {
+        const float* b = norm.bias != nullptr ? norm.bias + off : nullptr;
+        backend_->LayerNorm(xh, rows, hd, ld, w, b, spec.eps, xh, ld);
+      }
+    }
+  };
+  norm_heads(t.q_norm, qkv, config_.n_heads);
+  norm_heads(t.k_norm, qkv + q_dim, config_.n_kv_heads);
 }
 
 void MotModel::EnsureScratch(int64_t rows) {
@@ -374,16 +417,7 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
         backend_->Linear(in, rows, dim, t.wv, out + q_dim + kv_dim, ld_qkv, false);
       }
       if (t.bqkv != nullptr) backend_->Add(t.bqkv, 0, rows, ld_qkv, out, ld_qkv);
-      if (config_.qk_norm) {
-        // Per head: each row's heads are contiguous (stride head_dim) within the row.
-        for (int64_t r = 0; r < rows; ++r) {
-          float* row = out + r * ld_qkv;
-          ApplyNorm(t.q_norm, row, config_.n_heads, config_.head_dim, config_.head_dim, row,
-                    config_.head_dim);
-          ApplyNorm(t.k_norm, row + q_dim, config_.n_kv_heads, config_.head_dim, config_.head_dim,
-                    row + q_dim, config_.head_dim);
-        }
-      }
+      if (config_.qk_norm) ApplyQkNorm(t, out, rows, ld_qkv);
     }
     // q and k heads are adjacent in each qkv row: one rotary call covers both.
     if (inv_freq_.empty()) {
@@ -463,6 +497,15 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     i = j;
   }
   backend_->Linear(xn, num_wanted, dim, lm_head_, logits, config_.vocab_size, false);
+  if (!config_.suppressed_token_ids.empty()) {
+    constexpr float kSuppressed = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < num_wanted; ++i) {
+      float* row = logits + i * config_.vocab_size;
+      for (const TokenIdRange& r : config_.suppressed_token_ids) {
+        std::fill(row + r.begin, row + r.end, kSuppressed);
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

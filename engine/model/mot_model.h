@@ -23,6 +23,11 @@
 // its q/k/v rows right after the projections (before the q/k norm and rotary);
 // rope_scaling makes rotary use RopeInverseFrequencies(config) (Backend::RotaryFreqs; without
 // it Backend::Rotary with rope_theta, as before); sliding_window is passed to attention.
+// A q/k norm of its own kind (config.qk_norm_spec, Chameleon's per-head LayerNorm with bias)
+// runs the backend's RmsNorm/LayerNorm once per head over the tower's rows (head h of every
+// row is a column slice at stride q_dim + 2 kv_dim, with head h's weight and bias); the
+// classic q/k norm keeps its per-row calls. suppressed_token_ids: the logits of those ids
+// are set to -inf after the LM head, as transformers' Chameleon does in its forward.
 //
 // The Checkpoint and the Backend must outlive the model.
 // Thread rule: one caller at a time (the engine thread); Forward reuses scratch buffers.
@@ -96,11 +101,15 @@ class MotModel {
   MotModel(const Checkpoint* checkpoint, backend::Backend* backend, MotConfig config);
   absl::Status Load(const MotModelOptions& options);
   absl::StatusOr<backend::WeightRef> GemmWeight(const std::string& name);
-  absl::StatusOr<Norm> LoadNorm(const std::string& weight_name, const std::string& bias_name);
+  // `bias`: whether the norm has a bias tensor (LayerNorm).
+  absl::StatusOr<Norm> LoadNorm(const std::string& weight_name, const std::string& bias_name,
+                                bool bias);
   backend::WeightRef Fuse(const std::vector<backend::WeightRef>& parts);
   absl::Status Validate(const StepBatch& batch, const kv::KvCache& cache);
   void ApplyNorm(const Norm& norm, const float* x, int64_t rows, int64_t dim, int64_t ldx, float* y,
                  int64_t ldy);
+  // The q/k norm of a tower's `rows` qkv rows (stride ld) at `qkv`, in place.
+  void ApplyQkNorm(const TowerLayer& t, float* qkv, int64_t rows, int64_t ld);
   void EnsureScratch(int64_t rows);
 
   const Checkpoint* checkpoint_;

@@ -65,7 +65,9 @@ std::vector<NamedTensor> RandomMotWeights(const MotConfig& config, DType dtype, 
         continue;
       }
     }
-    const bool is_norm = e.shape.size() == 1;
+    // Per-head q/k norms ([heads, head_dim], model_config.h "qk_norm" as an object) are
+    // norms too.
+    const bool is_norm = e.shape.size() == 1 || e.name.find("_normalization.") != std::string::npos;
     const bool is_bias = is_norm && e.name.size() > 5 && e.name.ends_with(".bias");
     const int64_t n = Tensor::NumElements(e.shape);
     Tensor t = Tensor::Empty(is_norm ? DType::kF32 : dtype, e.shape);

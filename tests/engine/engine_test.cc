@@ -400,18 +400,18 @@ TEST_F(EngineTest, GuidanceWithScalesOfOneGivesTheConditionalTokens) {
 
 TEST_F(EngineTest, BadRequestsNameTheFieldAndOthersKeepRunning) {
   EngineOptions o = SmallOptions();
-  o.blocks_per_pool = {4, 4, 4};
+  o.blocks_per_pool = {64, 4, 4};
   auto engine = MakeEngine(o);
-  // A long request that is still running while the bad ones are refused.
+  // A long request that is still running while the bad ones are refused: 900 tokens fit its
+  // 64 text blocks, so it lives for 900 steps.
   GenerateRequest good_request = Request(*engine, "good", "hello world", 1);
   good_request.sampling.max_new_tokens = 900;
   good_request.sampling.allowed_modalities = sampling::kText;
   good_request.sampling.logit_bias = {{engine->prompt_builder().vocab().eos_id(), -1e4f}};
   auto ok = engine->Submit(good_request);
   ASSERT_THAT(ok, IsOk());
-  // First, while "good" surely runs: its 900 tokens would need 57 blocks and it has 4, so it
-  // lives for dozens of steps, while this Submit follows its own at once. (Later in the table
-  // it could already have ended on a fast machine, and the id would be free again.)
+  // First, while "good" surely runs (900 steps; this Submit follows its own at once). Later
+  // in the table it could already have ended on a fast machine, freeing the id again.
   {
     GenerateRequest r = Request(*engine, "good", "hello world", 2);
     EXPECT_THAT(engine->Submit(r), StatusIs(absl::StatusCode::kAlreadyExists,
@@ -448,14 +448,21 @@ TEST_F(EngineTest, BadRequestsNameTheFieldAndOthersKeepRunning) {
        absl::StatusCode::kInvalidArgument, "force_image_start"},
       {"empty id", [&](GenerateRequest& r) { r.request_id = ""; },
        absl::StatusCode::kInvalidArgument, "request_id"},
-      {"prompt larger than its pool",
-       [&](GenerateRequest& r) { r.prompt = TextPrompt(*engine, huge); },
-       absl::StatusCode::kResourceExhausted, "pool 0"},
   };
   for (const Case& c : cases) {
     GenerateRequest r = Request(*engine, "bad", "hello world", 2);
     c.edit(r);
     EXPECT_THAT(engine->Submit(r), StatusIs(c.code, HasSubstr(c.message))) << c.name;
+  }
+  {
+    // A prompt larger than its pool, on an engine whose text pool holds 4 blocks.
+    EngineOptions small = SmallOptions();
+    small.blocks_per_pool = {4, 4, 4};
+    auto tight = MakeEngine(small);
+    GenerateRequest r = Request(*tight, "bad", "hello world", 2);
+    r.prompt = TextPrompt(*tight, huge);
+    EXPECT_THAT(tight->Submit(r),
+                StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("pool 0")));
   }
   Output good = Collect(**ok);
   EXPECT_NE(good.reason, FinishReason::kError) << good.status;

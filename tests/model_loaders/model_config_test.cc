@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "model_loaders/weight_names.h"
 #include "nlohmann/json.hpp"
 #include "tests/model_loaders/test_util.h"
 #include "tests/testing/status_matchers.h"
@@ -384,6 +385,152 @@ TEST(ModelConfigExtensionsTest, RopeInverseFrequencies) {
     EXPECT_LT(l3[i], plain[i]);
     EXPECT_GT(l3[i], plain[i] / 8);
   }
+}
+
+// qk_norm as an object (Chameleon's per-head LayerNorm with bias) and suppressed_token_ids:
+// absent or qk_norm true/false, nothing changes in what is read or written; set, they
+// round-trip, change the expected q/k norm tensors, and bad values name the field.
+TEST(ModelConfigQkNormTest, TrueAndFalseReadAndWriteAsBefore) {
+  for (bool on : {false, true}) {
+    json j = ValidConfig();
+    j["qk_norm"] = on;
+    const absl::StatusOr<MotConfig> c = ParseMotConfig(j.dump());
+    ASSERT_THAT(c, IsOk());
+    EXPECT_EQ(c->qk_norm, on);
+    EXPECT_FALSE(c->qk_norm_spec.has_value());
+    EXPECT_TRUE(c->suppressed_token_ids.empty());
+    const json written = json::parse(MotConfigToJson(*c));
+    EXPECT_EQ(written["qk_norm"], json(on));
+    EXPECT_FALSE(written.contains("suppressed_token_ids"));
+  }
+  // The classic kind: the block norm (layer here), one [head_dim] weight and bias, norm_eps.
+  const MotConfig c = *ParseMotConfig(ValidConfig().dump());
+  EXPECT_EQ(c.EffectiveQkNorm(), (QkNormSpec{NormType::kLayer, false, true, 1e-6f}));
+}
+
+TEST(ModelConfigQkNormTest, ObjectParsesRoundTripsAndShapesTheTensors) {
+  json j = ValidConfig();
+  j["qk_norm"] = {{"type", "layer"}, {"per_head", true}, {"bias", true}, {"eps", 1e-5}};
+  j["norm_type"] = "rms";
+  j["suppressed_token_ids"] = {{60, 80}, {85, 86}};
+  const absl::StatusOr<MotConfig> c = ParseMotConfig(j.dump());
+  ASSERT_THAT(c, IsOk());
+  EXPECT_TRUE(c->qk_norm);
+  ASSERT_TRUE(c->qk_norm_spec.has_value());
+  EXPECT_EQ(*c->qk_norm_spec, (QkNormSpec{NormType::kLayer, true, true, 1e-5f}));
+  EXPECT_EQ(c->EffectiveQkNorm(), *c->qk_norm_spec);
+  EXPECT_EQ(c->suppressed_token_ids, (std::vector<TokenIdRange>{{60, 80}, {85, 86}}));
+  const std::string text = MotConfigToJson(*c);
+  EXPECT_THAT(text, HasSubstr("\"eps\": 1e-05"));
+  EXPECT_EQ(*ParseMotConfig(text), *c);
+  EXPECT_EQ(json::parse(text)["suppressed_token_ids"], json({{60, 80}, {85, 86}}));
+
+  // Per head: q [n_heads, head_dim], k [n_kv_heads, head_dim], each with a bias, though
+  // norm_type is rms (the block norms keep no bias).
+  std::vector<weight_names::ExpectedTensor> qk;
+  for (const auto& e : weight_names::ExpectedTensors(*c)) {
+    if (e.name.find("_normalization.") != std::string::npos) qk.push_back(e);
+  }
+  ASSERT_EQ(qk.size(), 2u * 2u * 3u * 2u);  // (q, k) x (weight, bias) x towers x layers
+  EXPECT_EQ(qk[0].name, weight_names::QkNorm(0, 'q', 0));
+  EXPECT_EQ(qk[0].shape, (std::vector<int64_t>{8, 8}));
+  EXPECT_EQ(qk[1].name, weight_names::QkNorm(0, 'q', 0, "bias"));
+  EXPECT_EQ(qk[2].name, weight_names::QkNorm(0, 'k', 0));
+  EXPECT_EQ(qk[2].shape, (std::vector<int64_t>{2, 8}));
+  for (const auto& e : weight_names::ExpectedTensors(*c)) {
+    EXPECT_NE(e.name, weight_names::AttentionNorm(0, 0, "bias"));
+  }
+  // Shared, without bias: one [head_dim] weight each.
+  j["qk_norm"] = {{"type", "rms"}, {"per_head", false}, {"bias", false}, {"eps", 1e-6}};
+  const MotConfig shared = *ParseMotConfig(j.dump());
+  int n = 0;
+  for (const auto& e : weight_names::ExpectedTensors(shared)) {
+    if (e.name.find("_normalization.") == std::string::npos) continue;
+    ++n;
+    EXPECT_EQ(e.shape, (std::vector<int64_t>{8})) << e.name;
+  }
+  EXPECT_EQ(n, 2 * 3 * 2);
+}
+
+TEST(ModelConfigQkNormTest, BadValuesNameTheField) {
+  const std::vector<std::pair<std::function<void(json&)>, std::string>> cases = {
+      {[](json& j) { j["qk_norm"] = "layer"; },
+       "field qk_norm: must be true or false, or an object"},
+      {[](json& j) {
+         j["qk_norm"] = {{"type", "group"}, {"per_head", true}, {"bias", true}, {"eps", 1e-5}};
+       },
+       "field qk_norm.type: must be \"rms\" or \"layer\""},
+      {[](json& j) {
+         j["qk_norm"] = {{"type", "layer"}, {"bias", true}, {"eps", 1e-5}};
+       },
+       "field qk_norm.per_head: missing"},
+      {[](json& j) {
+         j["qk_norm"] = {{"type", "layer"}, {"per_head", 1}, {"bias", true}, {"eps", 1e-5}};
+       },
+       "field qk_norm.per_head: must be true or false"},
+      {[](json& j) {
+         j["qk_norm"] = {{"type", "layer"}, {"per_head", true}, {"bias", true}};
+       },
+       "field qk_norm.eps: missing"},
+      {[](json& j) {
+         j["qk_norm"] = {{"type", "layer"}, {"per_head", true}, {"bias", true}, {"eps", 0}};
+       },
+       "field qk_norm.eps: must be finite and in (0, 1)"},
+      {[](json& j) {
+         j["qk_norm"] = {{"type", "rms"}, {"per_head", true}, {"bias", true}, {"eps", 1e-5}};
+       },
+       "field qk_norm.bias: true needs type \"layer\""},
+      {[](json& j) {
+         j["qk_norm"] = {
+             {"type", "rms"}, {"per_head", true}, {"bias", false}, {"eps", 1e-5}, {"x", 1}};
+       },
+       "unknown field \"x\" in qk_norm"},
+      {[](json& j) {
+         j["suppressed_token_ids"] = {60, 80};
+       },
+       "field suppressed_token_ids[0]: must be a [begin, end] pair"},
+      {[](json& j) {
+         j["suppressed_token_ids"] = {{60, 60}};
+       },
+       "field suppressed_token_ids[0]: [60, 60) is empty"},
+      {[](json& j) {
+         j["suppressed_token_ids"] = {{60, 101}};
+       },
+       "field suppressed_token_ids[0]: end 101 is beyond vocab_size=100"},
+      {[](json& j) {
+         j["suppressed_token_ids"] = {{60, 70}, {65, 80}};
+       },
+       "field suppressed_token_ids[1]: begins at 65, before the end 70"},
+      {[](json& j) {
+         j["suppressed_token_ids"] = {{0, 100}};
+       },
+       "field suppressed_token_ids: suppresses every id"},
+      {[](json& j) {
+         j["suppressed_token_ids"] = {{-1, 3}};
+       },
+       "field suppressed_token_ids[0][0]"},
+      {[](json& j) { j["suppressed_token_ids"] = "none"; },
+       "field suppressed_token_ids: must be an array"},
+  };
+  for (const auto& [edit, message] : cases) {
+    json j = ValidConfig();
+    edit(j);
+    EXPECT_THAT(ParseMotConfig(j.dump()), StatusIs(kInvalid, HasSubstr(message))) << message;
+  }
+  // A kind without qk_norm (a config built in code), and every eos suppressed.
+  MotConfig c = *ParseMotConfig(ValidConfig().dump());
+  c.qk_norm = false;
+  c.qk_norm_spec = QkNormSpec{};
+  EXPECT_THAT(ValidateMotConfig(c), StatusIs(kInvalid, HasSubstr("field qk_norm: a q/k norm kind "
+                                                                 "is set but qk_norm is false")));
+  json ids = ValidConfig();
+  ids["vocab_ranges"] = {{{"name", "text"}, {"begin", 0}, {"end", 100}, {"modality", "text"}}};
+  ids["special_token_ids"] = {{"bos", 1}, {"eos", {2, 3}}, {"pad", nullptr}, {"add_bos", true}};
+  ids["suppressed_token_ids"] = {{2, 4}};
+  EXPECT_THAT(ParseMotConfig(ids.dump()),
+              StatusIs(kInvalid, HasSubstr("field suppressed_token_ids: suppresses every eos id")));
+  ids["suppressed_token_ids"] = {{3, 4}};
+  EXPECT_THAT(ParseMotConfig(ids.dump()), IsOk());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/core/thread_pool.h"
 #include "engine/model/random_weights.h"
@@ -134,6 +135,27 @@ INSTANTIATE_TEST_SUITE_P(
         GradCase{"t2_pre_rms_qk_tied_blocks", 2, kPre, kRms, 2, 1, true, true, false, {10, 8}},
         GradCase{"t3_post_layer_gqa", 3, kPost, kLayer, 4, 2, false, false, true, {5, 16, 8}}),
     [](const ::testing::TestParamInfo<GradCase>& info) { return info.param.name; });
+
+// The trainer's backward knows the classic q/k norm only: a q/k norm given as an object
+// (Chameleon's per-head LayerNorm) and suppressed_token_ids are refused by name, not trained
+// as something else.
+TEST(TrainModelRefusalTest, QkNormObjectAndSuppressedIdsAreRefusedByName) {
+  ThreadPool pool(1);
+  MotConfig config = testing::TinyTrainConfig(1, kPre, kRms, 4, 2, /*qk_norm=*/true, false);
+  ASSERT_TRUE(TrainModel::CreateRandom(config, 1, &pool).ok());
+  config.qk_norm_spec = QkNormSpec{NormType::kLayer, true, true, 1e-5f};
+  auto per_head = TrainModel::CreateRandom(config, 1, &pool);
+  ASSERT_FALSE(per_head.ok());
+  EXPECT_EQ(per_head.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(absl::StrContains(per_head.status().message(), "field qk_norm")) << per_head.status();
+  config.qk_norm_spec.reset();
+  config.suppressed_token_ids = {{10, 20}};
+  auto suppressed = TrainModel::CreateRandom(config, 1, &pool);
+  ASSERT_FALSE(suppressed.ok());
+  EXPECT_EQ(suppressed.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(absl::StrContains(suppressed.status().message(), "field suppressed_token_ids"))
+      << suppressed.status();
+}
 
 }  // namespace
 }  // namespace mot::trainer

@@ -14,6 +14,12 @@
 // tower 1 ("image") B's, with the same tolerance; the q/k norms and the routing must matter;
 // a BAGEL directory missing a *_moe_gen tensor or with an unknown llm_config.json key is
 // refused naming it and the file.
+// Chameleon (hf_oracle.py --arch chameleon, chameleon_swin): a ChameleonForConditionalGeneration
+// with swin_norm false and true; its per-head q/k LayerNorm (weight and bias per head) and
+// layout must matter, the logits of its image tokens (vocabulary_map's IMGIMG*) must be -inf
+// in ours where transformers sets the float32 minimum, every other logit within the
+// tolerance, greedy ids equal; the VQ-VAE's tensors are counted as not imported; mlp_bias,
+// attention_bias, head_dim, a dynamic rope and a missing vocabulary_map are refused by name.
 // Skips (with the reason) only when transformers cannot be imported.
 #include <sys/wait.h>
 
@@ -24,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -160,17 +167,59 @@ std::string ReadText(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
+bool IsSuppressed(int64_t id, const std::vector<TokenIdRange>& suppressed) {
+  return std::any_of(suppressed.begin(), suppressed.end(),
+                     [&](const TokenIdRange& r) { return id >= r.begin && id < r.end; });
+}
+
+// The logits of the ids outside `suppressed`, row by row ([rows, vocab] in).
+std::vector<float> Unsuppressed(const std::vector<float>& logits, int64_t vocab,
+                                const std::vector<TokenIdRange>& suppressed) {
+  if (suppressed.empty()) return logits;
+  std::vector<float> out;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (!IsSuppressed(static_cast<int64_t>(i) % vocab, suppressed)) out.push_back(logits[i]);
+  }
+  return out;
+}
+
+// How many logits of suppressed ids are not `value` (ours -inf; transformers' Chameleon the
+// float32 minimum).
+int64_t SuppressedNot(const std::vector<float>& logits, int64_t vocab,
+                      const std::vector<TokenIdRange>& suppressed, float value) {
+  int64_t bad = 0;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (IsSuppressed(static_cast<int64_t>(i) % vocab, suppressed) && logits[i] != value) ++bad;
+  }
+  return bad;
+}
+
+// Our logits against transformers' on the ids outside `suppressed`; on those, ours must be
+// -inf and transformers' the float32 minimum (ChameleonForConditionalGeneration's mask).
+Diff CompareUnsuppressed(const std::vector<float>& got, const std::vector<float>& ref,
+                         int64_t vocab, const std::vector<TokenIdRange>& suppressed,
+                         const std::string& what) {
+  if (!suppressed.empty()) {
+    EXPECT_EQ(SuppressedNot(got, vocab, suppressed, -std::numeric_limits<float>::infinity()), 0)
+        << what << ": a suppressed id's logit is not -inf";
+    EXPECT_EQ(SuppressedNot(ref, vocab, suppressed, std::numeric_limits<float>::lowest()), 0)
+        << what << ": transformers did not suppress exactly these ids";
+  }
+  return CompareLogits(Unsuppressed(got, vocab, suppressed), Unsuppressed(ref, vocab, suppressed));
+}
+
 // Our prefill, greedy decode and token-by-token prompt against `ref`, every token routed to
-// `tower`; `label` names the case in the printed lines.
+// `tower`; `label` names the case in the printed lines. With `suppressed` (Chameleon's image
+// tokens) the logits are compared on the other ids, and those must be suppressed in both.
 void ExpectMatches(Loaded& loaded, const std::string& label, uint8_t tower, const HfReference& ref,
-                   int64_t vocab) {
+                   int64_t vocab, const std::vector<TokenIdRange>& suppressed = {}) {
   ASSERT_EQ(ref.prefill.size(), ref.prompt.size() * vocab);
   ASSERT_EQ(ref.decode.size(), ref.generated.size() * vocab);
   // Prefill of the prompt in one step.
   auto cache = loaded.NewCache();
   auto prefill = loaded.Step(ref.prompt, cache.get(), tower);
   ASSERT_THAT(prefill, IsOk());
-  const Diff dp = CompareLogits(*prefill, ref.prefill);
+  const Diff dp = CompareUnsuppressed(*prefill, ref.prefill, vocab, suppressed, label + " prefill");
   std::printf("[hf] %-10s prefill      max|diff| %.3g (max|ref| %.3g)\n", label.c_str(), dp.max_abs,
               dp.max_ref);
   EXPECT_TRUE(dp.within) << label << " prefill: max |diff| " << dp.max_abs << " at " << dp.worst;
@@ -189,7 +238,7 @@ void ExpectMatches(Loaded& loaded, const std::string& label, uint8_t tower, cons
   }
   EXPECT_EQ(ours, ref.generated) << label << ": greedy generations differ (transformers' "
                                  << "smallest top-2 margin " << ref.min_margin << ")";
-  const Diff dd = CompareLogits(decode, ref.decode);
+  const Diff dd = CompareUnsuppressed(decode, ref.decode, vocab, suppressed, label + " decode");
   std::printf("[hf] %-10s decode       max|diff| %.3g (max|ref| %.3g)\n", label.c_str(), dd.max_abs,
               dd.max_ref);
   EXPECT_TRUE(dd.within) << label << " decode: max |diff| " << dd.max_abs << " at " << dd.worst;
@@ -202,7 +251,8 @@ void ExpectMatches(Loaded& loaded, const std::string& label, uint8_t tower, cons
     ASSERT_THAT(step, IsOk());
     stepwise.insert(stepwise.end(), step->begin(), step->end());
   }
-  const Diff ds = CompareLogits(stepwise, ref.prefill);
+  const Diff ds =
+      CompareUnsuppressed(stepwise, ref.prefill, vocab, suppressed, label + " token-wise");
   std::printf("[hf] %-10s token-wise   max|diff| %.3g\n", label.c_str(), ds.max_abs);
   EXPECT_TRUE(ds.within) << label << " token-by-token prompt: max |diff| " << ds.max_abs;
 }
@@ -418,6 +468,126 @@ TEST(BagelImportOracleTest, EachTowerMatchesItsQwen2WithQkNorm) {
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }
+
+// Chameleon (hf_oracle.py --arch chameleon, chameleon_swin): ChameleonForConditionalGeneration
+// with swin_norm false ("pre") and true ("post_branch"); its per-head q/k LayerNorm with bias,
+// its image tokens suppressed, its VQ-VAE skipped.
+class ChameleonImportOracleTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ChameleonImportOracleTest, MatchesTransformersOnTextTokens) {
+  const std::string arch = GetParam();
+  const bool swin = arch == "chameleon_swin";
+  if (std::string(MOT_IMPORT_BIN).empty()) GTEST_SKIP() << "mot-import is not built here";
+  const std::string dir = MakeTempDir("hf_" + arch);
+  ASSERT_FALSE(dir.empty());
+  const int made = MakeHfModel(arch, dir, false);
+  if (made == 77) {
+    GTEST_SKIP() << "transformers is not importable by " << MOT_PYTHON
+                 << " (run scripts/setup.sh): " << ReadText(dir + "/make.log");
+  }
+  ASSERT_EQ(made, 0) << ReadText(dir + "/make.log");
+  const HfReference ref = ReadReference(dir);
+  const nlohmann::json ref_json = nlohmann::json::parse(ReadText(dir + "/ref.json"));
+  const int64_t vocab = ref_json["vocab_size"];
+  // transformers' image-token ids as ranges: what suppressed_token_ids must be.
+  std::vector<TokenIdRange> image_ranges;
+  for (int32_t id : ref_json["image_token_ids"].get<std::vector<int32_t>>()) {
+    if (!image_ranges.empty() && image_ranges.back().end == id) {
+      ++image_ranges.back().end;
+    } else {
+      image_ranges.push_back({id, id + 1});
+    }
+  }
+  ASSERT_GE(image_ranges.size(), 2u) << "the oracle's image ids should make several ranges";
+  int64_t vq_tensors = 0;
+  {
+    auto hf = SafetensorsFile::Open(dir + "/hf/model.safetensors");
+    ASSERT_THAT(hf, IsOk());
+    for (const SafetensorsEntry& e : hf->entries()) {
+      if (e.name.rfind("model.vqmodel.", 0) == 0) ++vq_tensors;
+    }
+  }
+  ASSERT_GT(vq_tensors, 0);
+
+  ASSERT_EQ(RunImport(dir + "/hf", dir + "/ckpt", dir + "/import.log"), 0)
+      << ReadText(dir + "/import.log");
+  const std::string log = ReadText(dir + "/import.log");
+  EXPECT_THAT(log, ::testing::HasSubstr(absl::StrCat("not imported: ", vq_tensors,
+                                                     " tensors model.vqmodel.* of "
+                                                     "model.safetensors")))
+      << log;
+  EXPECT_THAT(log, ::testing::HasSubstr("image tokens (IMGIMG*")) << log;
+  auto loaded = Load(dir + "/ckpt");
+  ASSERT_THAT(loaded, IsOk());
+  const MotConfig& config = loaded->ckpt->config();
+  EXPECT_EQ(config.modalities, (std::vector<std::string>{"text"}));
+  EXPECT_EQ(config.vocab_ranges,
+            (std::vector<VocabRange>{{"text", 0, static_cast<int32_t>(vocab), 0}}));
+  EXPECT_EQ(config.norm_placement, swin ? NormPlacement::kPostBranch : NormPlacement::kPre);
+  EXPECT_TRUE(config.qk_norm);
+  ASSERT_TRUE(config.qk_norm_spec.has_value());
+  EXPECT_EQ(*config.qk_norm_spec, (QkNormSpec{NormType::kLayer, true, true, 1e-5f}));
+  EXPECT_EQ(config.suppressed_token_ids, image_ranges);
+  EXPECT_FALSE(config.attention_bias);
+  EXPECT_NE(loaded->ckpt->OptionalFile("tokenizer.json"), "");
+
+  ExpectMatches(*loaded, arch, 0, ref, vocab, image_ranges);
+
+  // What Chameleon adds matters: without its q/k norm, or with the other block layout, the
+  // text logits miss transformers' by far.
+  auto expect_far = [&](const MotConfig& changed, const std::string& what) {
+    auto plain = RewriteWith(*loaded, changed, dir + "/" + what);
+    ASSERT_THAT(plain, IsOk());
+    auto cache = plain->NewCache();
+    auto logits = plain->Step(ref.prompt, cache.get());
+    ASSERT_THAT(logits, IsOk());
+    const Diff d = CompareUnsuppressed(*logits, ref.prefill, vocab, image_ranges, what);
+    std::printf("[hf] %-14s %-14s max|diff| %.3g\n", arch.c_str(), what.c_str(), d.max_abs);
+    EXPECT_GT(d.max_abs, 100 * kRtol * d.max_ref) << what << " did not change the logits";
+  };
+  MotConfig no_qk = config;
+  no_qk.qk_norm = false;
+  no_qk.qk_norm_spec.reset();
+  expect_far(no_qk, "no_qk_norm");
+  MotConfig other_layout = config;
+  other_layout.norm_placement = swin ? NormPlacement::kPre : NormPlacement::kPostBranch;
+  expect_far(other_layout, "other_layout");
+
+  // Bad config.json, refused naming the file and the field, nothing written.
+  if (!swin) {
+    auto refused = [&](const std::string& name, const std::string& key, const nlohmann::json& value,
+                       const std::string& expected) {
+      const std::string bad = dir + "/" + name;
+      std::filesystem::create_directories(bad);
+      std::filesystem::copy_file(dir + "/hf/model.safetensors", bad + "/model.safetensors");
+      nlohmann::json c = nlohmann::json::parse(ReadText(dir + "/hf/config.json"));
+      if (value.is_null()) {
+        c.erase(key);
+      } else {
+        c[key] = value;
+      }
+      std::ofstream(bad + "/config.json") << c.dump();
+      EXPECT_NE(RunImport(bad, bad + "/ckpt", bad + "/import.log"), 0) << name;
+      const std::string said = ReadText(bad + "/import.log");
+      EXPECT_THAT(said, ::testing::HasSubstr(bad + "/config.json: field " + expected)) << said;
+      EXPECT_FALSE(std::filesystem::exists(bad + "/ckpt"));
+    };
+    refused("mlp_bias", "mlp_bias", true, "mlp_bias: true is not supported");
+    refused("attention_bias", "attention_bias", true, "attention_bias: true is not supported");
+    refused("head_dim", "head_dim", 32, "head_dim: not supported");
+    refused("dynamic_rope", "rope_scaling", {{"type", "dynamic"}, {"factor", 2.0}},
+            "rope_scaling.rope_type: unsupported rope scaling type \"dynamic\"");
+    refused("no_vocabulary_map", "vocabulary_map", nullptr, "vocabulary_map: must be an object");
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+INSTANTIATE_TEST_SUITE_P(SwinNorm, ChameleonImportOracleTest,
+                         ::testing::Values("chameleon", "chameleon_swin"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace mot::testing

@@ -9,7 +9,8 @@ generation, and the logits of each decode step (the generated tokens fed one at 
 through transformers' KV cache).
 
 CLI:
-  hf_oracle.py --arch llama3|linear|mistral|qwen2|serve|bagel --out DIR [--shard] [--seed N]
+  hf_oracle.py --arch llama3|linear|mistral|qwen2|serve|serve_llama3|bagel --out DIR
+               [--shard] [--seed N]
 Writes DIR/hf/ (the model directory), DIR/prefill.bin ([prompt, vocab] float32),
 DIR/decode.bin ([gen, vocab] float32: row k is the step that fed generated[k]) and
 DIR/ref.json {"prompt": [...], "generated": [...], "vocab_size": V, "min_margin": m}
@@ -21,6 +22,11 @@ and a generation_config.json whose eos_token_id is the list [2, 3]. The prompt i
 ids transformers' own AutoTokenizer gives for PROMPT_TEXT, and ref.json also holds
 "prompt_text", "eos_token_ids" and "generated_text" (the tokenizer's decode, with
 skip_special_tokens, of the generated ids up to the first eos id, that one excluded).
+--arch serve_llama3: the same with a tokenizer laid out as Llama-3's (Split with its pattern,
+ByteLevel without regex, ignore_merges, string merges, <|begin_of_text|> ... <|eot_id|> at
+the last five ids, a TemplateProcessing post-processor prepending <|begin_of_text|>,
+tokenizer_config.json naming PreTrainedTokenizerFast, generation_config eos
+[<|end_of_text|>, <|eot_id|>]); ref.json also holds "bos_token_id".
 --arch bagel: a BAGEL directory (llm_config.json + ema.safetensors, as ByteDance-Seed/Bagel
 ships BAGEL-7B-MoT) whose language model has two towers made from two Qwen2ForCausalLM of the
 same shape and different seeds: the und modules (q/k/v/o_proj, q_norm, k_norm, mlp,
@@ -35,6 +41,11 @@ vae2llm., llm2vae., latent_pos_embed.), which the import must skip. Outputs: pre
 decode.bin and ref.json's generated/min_margin are A's (every token in tower 0), and
 prefill_gen.bin, decode_gen.bin, generated_gen and min_margin_gen are B's (tower 1), for
 the same prompt.
+--arch chameleon / chameleon_swin: a ChameleonForConditionalGeneration (swin_norm false /
+true) with a tiny VQ-VAE and a vocabulary_map whose IMGIMG* tokens are ids 200..263, 290 and
+291; transformers sets their logits to the float32 minimum, and ref.json's
+"image_token_ids" lists them. Its per-head q/k LayerNorm weights and biases are randomized
+like every norm and bias.
 Exit status 77 when transformers cannot be imported (the test then skips).
 
 transformers comes from its own site directory (MOT_HF_ORACLE_SITE, default
@@ -90,7 +101,39 @@ def make_model(arch):
         return Qwen2ForCausalLM(Qwen2Config(rope_theta=1000000.0, eos_token_id=2, **COMMON))
     if arch == "serve":
         return LlamaForCausalLM(LlamaConfig(bos_token_id=1, eos_token_id=2, **COMMON))
+    if arch == "serve_llama3":
+        return LlamaForCausalLM(LlamaConfig(bos_token_id=LLAMA3_BOS, eos_token_id=LLAMA3_EOS[0],
+                                            **COMMON))
+    if arch in ("chameleon", "chameleon_swin"):
+        return make_chameleon(swin=arch == "chameleon_swin")
     raise SystemExit(f"unknown --arch {arch}")
+
+
+# Chameleon: the ids of the image tokens (vocabulary_map's IMGIMG* names), a block and two
+# strays, so that they make more than one range; the rest of the vocabulary is text.
+CHAMELEON_IMAGE_IDS = list(range(200, 264)) + [290, 291]
+
+
+def chameleon_image_token_name(code):
+    """IMGIMG + the code's digits as letters A..J + Z, as Chameleon's tokenizer names them."""
+    return "IMGIMG" + "".join(chr(ord("A") + int(d)) for d in str(code)) + "Z"
+
+
+def make_chameleon(swin):
+    """A tiny ChameleonForConditionalGeneration: a small VQ-VAE (its tensors are in the
+    checkpoint and must be skipped by the import), a vocabulary_map naming the image tokens
+    (whose logits transformers sets to the float minimum) and the <image> placeholder."""
+    from transformers import ChameleonConfig, ChameleonForConditionalGeneration
+    # GroupNorm(32 groups) inside needs channel counts that are multiples of 32.
+    vq = dict(embed_dim=8, num_embeddings=len(CHAMELEON_IMAGE_IDS), latent_channels=32,
+              base_channels=32, channel_multiplier=[1], num_res_blocks=1, resolution=16,
+              attn_resolutions=[])
+    vocabulary_map = {"<image>": 5}
+    for code, token in enumerate(CHAMELEON_IMAGE_IDS):
+        vocabulary_map[chameleon_image_token_name(code)] = token
+    cfg = ChameleonConfig(swin_norm=swin, vq_config=vq, vocabulary_map=vocabulary_map,
+                          bos_token_id=1, eos_token_id=2, **COMMON)
+    return ChameleonForConditionalGeneration(cfg)
 
 
 def randomize(model, gen):
@@ -123,6 +166,49 @@ def write_tokenizer(path, specials=()):
             "a model imported from transformers " * 4, "the theory of the thing " * 4]
     tok.train_from_iterator(text, trainer)
     tok.save(path)
+
+
+# --arch serve_llama3: the special tokens at the end of the vocabulary, as Llama-3 keeps them
+# (<|begin_of_text|> 128000, <|end_of_text|> 128001, <|eot_id|> 128009).
+LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
+                   "<|end_header_id|>", "<|eot_id|>"]  # ids 295..299
+LLAMA3_BOS = VOCAB - 5
+LLAMA3_EOS = [VOCAB - 4, VOCAB - 1]
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                  r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+LLAMA3_PROMPT_TEXT = "The fox's 12345 théorie:\n\n  DON'T stop — 日本語 ok"
+
+
+def write_llama3_tokenizer(path):
+    """A tokenizer.json laid out as Llama-3's: Split with its pattern, then ByteLevel without
+    regex, ignore_merges, merges as "a b" strings, the special tokens after the model's
+    tokens, and a TemplateProcessing post-processor that prepends <|begin_of_text|>."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, decoders, processors, trainers
+    tok = Tokenizer(models.BPE(ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=LLAMA3_BOS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    text = ["the quick brown fox jumps over the lazy dog " * 4,
+            "a model imported from transformers " * 4, "the theory of the thing " * 4,
+            "The fox's théorie: don't stop, 12345 ok " * 4]
+    tok.train_from_iterator(text, trainer)
+    if tok.get_vocab_size() != LLAMA3_BOS:
+        raise SystemExit(f"the BPE has {tok.get_vocab_size()} tokens, not {LLAMA3_BOS}")
+    tok.add_special_tokens(LLAMA3_SPECIALS)
+    tok.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(single="<|begin_of_text|> $A",
+                                      pair="<|begin_of_text|> $A <|begin_of_text|> $B",
+                                      special_tokens=[("<|begin_of_text|>", LLAMA3_BOS)])])
+    tok.save(path)
+    with open(path, encoding="utf-8") as f:
+        j = json.load(f)
+    j["model"]["merges"] = [" ".join(m) if isinstance(m, list) else m for m in j["model"]["merges"]]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(j, f, ensure_ascii=False)
 
 
 def greedy(model, prompt):
@@ -268,30 +354,46 @@ def main(argv):
     hf_dir = os.path.join(args.out, "hf")
     model.save_pretrained(hf_dir, safe_serialization=True,
                           **({"max_shard_size": "60KB"} if args.shard else {}))
-    serve = args.arch == "serve"
-    write_tokenizer(os.path.join(hf_dir, "tokenizer.json"), SERVE_SPECIALS if serve else ())
+    serve = args.arch in ("serve", "serve_llama3")
+    llama3 = args.arch == "serve_llama3"
+    if llama3:
+        write_llama3_tokenizer(os.path.join(hf_dir, "tokenizer.json"))
+    else:
+        write_tokenizer(os.path.join(hf_dir, "tokenizer.json"), SERVE_SPECIALS if serve else ())
     extra = {}
     if serve:
         from transformers import AutoTokenizer, GenerationConfig
+        bos, eos, text = (LLAMA3_BOS, LLAMA3_EOS, LLAMA3_PROMPT_TEXT) if llama3 else \
+            (1, SERVE_EOS, PROMPT_TEXT)
         with open(os.path.join(hf_dir, "tokenizer_config.json"), "w") as f:
-            json.dump({"tokenizer_class": "LlamaTokenizerFast", "bos_token": "<s>",
-                       "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True,
-                       "add_eos_token": False, "legacy": False}, f)
-        GenerationConfig(bos_token_id=1, eos_token_id=SERVE_EOS).save_pretrained(hf_dir)
+            if llama3:
+                # Llama-3's: the generic fast tokenizer, which keeps tokenizer.json's
+                # post-processor (the BOS template).
+                json.dump({"tokenizer_class": "PreTrainedTokenizerFast",
+                           "bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>",
+                           "clean_up_tokenization_spaces": True}, f)
+            else:
+                json.dump({"tokenizer_class": "LlamaTokenizerFast", "bos_token": "<s>",
+                           "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True,
+                           "add_eos_token": False, "legacy": False}, f)
+        GenerationConfig(bos_token_id=bos, eos_token_id=eos).save_pretrained(hf_dir)
         tokenizer = AutoTokenizer.from_pretrained(hf_dir)
-        ids = tokenizer(PROMPT_TEXT)["input_ids"]
-        if ids[0] != 1:
-            raise SystemExit(f"{type(tokenizer).__name__} did not prepend <s>: {ids}")
+        ids = tokenizer(text)["input_ids"]
+        if ids[0] != bos:
+            raise SystemExit(f"{type(tokenizer).__name__} did not prepend BOS {bos}: {ids}")
         prompt = torch.tensor([ids])
-        extra = {"prompt_text": PROMPT_TEXT, "eos_token_ids": SERVE_EOS,
+        extra = {"prompt_text": text, "eos_token_ids": eos, "bos_token_id": bos,
                  "tokenizer_class": type(tokenizer).__name__}
     else:
         prompt = torch.randint(0, VOCAB, (1, PROMPT), generator=gen)
+    if args.arch.startswith("chameleon"):  # the ids whose logits transformers suppresses
+        extra = {"image_token_ids": list(model.model.vocabulary_mapping.image_tokens)}
     prefill, generated, decode, min_margin = greedy(model, prompt)
     prefill.numpy().astype("<f4").tofile(os.path.join(args.out, "prefill.bin"))
     decode.numpy().astype("<f4").tofile(os.path.join(args.out, "decode.bin"))
     if serve:
-        end = next((i for i, t in enumerate(generated) if t in SERVE_EOS), len(generated))
+        end = next((i for i, t in enumerate(generated) if t in extra["eos_token_ids"]),
+                   len(generated))
         extra["generated_text"] = tokenizer.decode(generated[:end], skip_special_tokens=True)
     with open(os.path.join(args.out, "ref.json"), "w") as f:
         json.dump({"prompt": prompt[0].tolist(), "generated": generated, "vocab_size": VOCAB,

@@ -7,7 +7,9 @@
 // 1e-4 (our f32 math over 2 layers of dim 64, logits of magnitude <= ~10); between two runs
 // of our own engine (same math, other batching and GEMM paths) atol is 2e-5.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -45,6 +47,14 @@ ModelCase Extended(ModelCase c, bool bias, RopeScaling scaling, int32_t window) 
   c.attention_bias = bias;
   c.rope_scaling = scaling;
   c.sliding_window = window;
+  return c;
+}
+
+// A q/k norm of its own kind (config.json "qk_norm" as an object; Chameleon's is
+// {layer, per_head, bias, 1e-5}).
+ModelCase WithQkNorm(ModelCase c, NormType type, bool per_head, bool bias, float eps) {
+  c.qk_norm = true;
+  c.qk_norm_spec = QkNormSpec{type, per_head, bias, eps};
   return c;
 }
 
@@ -104,6 +114,20 @@ std::vector<OracleCase> OracleCases() {
                  false, DType::kF32, 63, /*fuse=*/false},
                 true, RopeScaling{}, 5),
        true},
+      // q/k norms of their own kind: Chameleon's per-head LayerNorm with bias (under RMS
+      // block norms), a per-head RMS norm, a shared LayerNorm without bias.
+      {WithQkNorm({"two_pre_rms_gqa_qklayer_perhead_bias_interleaved_f32", 2, pre, rms, 4, 2, true,
+                   false, DType::kF32, 71},
+                  layer, true, true, 1e-5f),
+       true},
+      {WithQkNorm({"dense_post_layer_mha_qkrms_perhead_tied_bf16", 1, post, layer, 4, 4, true, true,
+                   DType::kBF16, 72},
+                  rms, true, false, 1e-6f),
+       false},
+      {WithQkNorm({"two_post_rms_gqa_qklayer_shared_nobias_unfused_f32", 2, post, rms, 4, 2, true,
+                   false, DType::kF32, 73, /*fuse=*/false},
+                  layer, false, false, 1e-5f),
+       true},
   };
 }
 
@@ -140,6 +164,10 @@ std::vector<ModelCase> SelfCases() {
       Extended({"self_window", 2, NormPlacement::kPre, NormType::kRms, 4, 2, false, false,
                 DType::kF32, 43},
                true, Llama3Scaling(), 6),
+      // Chameleon's per-head q/k LayerNorm with bias: one backend call per head over rows.
+      WithQkNorm({"self_qk_head", 2, NormPlacement::kPre, NormType::kRms, 4, 2, true, false,
+                  DType::kF32, 44},
+                 NormType::kLayer, true, true, 1e-5f),
   };
 }
 
@@ -321,6 +349,46 @@ TEST(MotTowerTest, IdenticalTowersEqualOneTowerModel) {
                 placement == NormPlacement::kPre ? "pre" : "post_branch", d.max_abs);
     EXPECT_TRUE(d.within) << "max |diff| " << d.max_abs;
   }
+}
+
+// suppressed_token_ids: those ids' logits are -inf in every wanted row, prefill and decode,
+// and every other logit is exactly what the same weights give without them.
+TEST(MotSuppressionTest, SuppressedIdsAreMinusInfinityAndTheRestUnchanged) {
+  ModelCase plain{"suppress_plain", 2, NormPlacement::kPre, NormType::kRms, 4, 2, false, false,
+                  DType::kF32,      81};
+  ModelCase suppressing = plain;
+  suppressing.name = "suppress";
+  suppressing.suppressed_token_ids = {{10, 20}, {50, 51}, {95, 96}};
+  auto a = OracleModel::Create(plain);
+  ASSERT_THAT(a, IsOk());
+  auto b = OracleModel::Create(suppressing, (*a)->tensors());
+  ASSERT_THAT(b, IsOk());
+  const SequenceInput in = MakeSequence((*a)->config(), 12, true, 81);
+  auto la = (*a)->Prefill(in);
+  auto lb = (*b)->Prefill(in);
+  ASSERT_THAT(la, IsOk());
+  ASSERT_THAT(lb, IsOk());
+  const int64_t v = (*a)->config().vocab_size;
+  auto suppressed = [](int64_t id) { return (id >= 10 && id < 20) || id == 50 || id == 95; };
+  int64_t masked = 0;
+  for (size_t i = 0; i < la->size(); ++i) {
+    if (suppressed(static_cast<int64_t>(i) % v)) {
+      EXPECT_EQ((*lb)[i], -std::numeric_limits<float>::infinity()) << "row " << i / v;
+      EXPECT_TRUE(std::isfinite((*la)[i]));
+      ++masked;
+    } else {
+      EXPECT_EQ((*lb)[i], (*la)[i]) << "id " << i % v << " of row " << i / v;
+    }
+  }
+  EXPECT_EQ(masked, 12 * 12);
+  // A decode step (one wanted row) is masked too.
+  auto cache = (*b)->NewCache(1);
+  model::StepBatch step;
+  step.rows.push_back({in.tokens[0], in.towers[0], 0, 0, true});
+  auto one = (*b)->model().Forward(step, cache.get());
+  ASSERT_THAT(one, IsOk());
+  EXPECT_EQ((*one)[50], -std::numeric_limits<float>::infinity());
+  EXPECT_NEAR((*one)[51], (*la)[51], 1e-4 * std::fabs((*la)[51]) + 1e-4);
 }
 
 }  // namespace

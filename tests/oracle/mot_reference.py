@@ -44,6 +44,39 @@ def make_norm(cfg, size):
     return nn.LayerNorm(size, eps=cfg["norm_eps"], elementwise_affine=True)
 
 
+class QkNorm(nn.Module):
+    """config.json "qk_norm" as an object: RMS or LayerNorm over each head's head_dim, with
+    per-head affine parameters ([heads, head_dim]) when per_head, else one [head_dim]; a bias
+    only when "bias"; its own eps (Chameleon's ChameleonLayerNorm)."""
+
+    def __init__(self, spec, heads, head_dim):
+        super().__init__()
+        self.spec = spec
+        shape = (heads, head_dim) if spec["per_head"] else (head_dim,)
+        self.weight = nn.Parameter(torch.ones(shape))
+        if spec["bias"]:
+            self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x):  # x: [rows, heads, head_dim]
+        eps = self.spec["eps"]
+        if self.spec["type"] == "rms":
+            y = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)
+        else:
+            mean = x.mean(dim=-1, keepdim=True)
+            var = (x - mean).pow(2).mean(dim=-1, keepdim=True)
+            y = (x - mean) * torch.rsqrt(var + eps)
+        y = y * self.weight
+        if self.spec["bias"]:
+            y = y + self.bias
+        return y
+
+
+def make_qk_norm(cfg, heads, head_dim):
+    if isinstance(cfg["qk_norm"], dict):
+        return QkNorm(cfg["qk_norm"], heads, head_dim)
+    return make_norm(cfg, head_dim)
+
+
 def rotate_half(x):
     half = x.shape[-1] // 2
     return torch.cat([-x[..., half:], x[..., :half]], dim=-1)
@@ -116,9 +149,9 @@ class ModalityUntiedAttention(nn.Module):
             nn.Linear(self.n_heads * hd, dim, bias=False) for _ in range(n))
         if cfg["qk_norm"]:
             self.local_experts_q_normalization = nn.ModuleList(
-                make_norm(cfg, hd) for _ in range(n))
+                make_qk_norm(cfg, self.n_heads, hd) for _ in range(n))
             self.local_experts_k_normalization = nn.ModuleList(
-                make_norm(cfg, hd) for _ in range(n))
+                make_qk_norm(cfg, self.n_kv_heads, hd) for _ in range(n))
         self.local_experts_attention_norm = nn.ModuleList(make_norm(cfg, dim) for _ in range(n))
 
     def forward(self, x, masks, positions):

@@ -44,6 +44,8 @@ MotConfig MakeConfig(const ModelCase& c) {
   cfg.attention_bias = c.attention_bias;
   cfg.rope_scaling = c.rope_scaling;
   cfg.sliding_window = c.sliding_window;
+  cfg.qk_norm_spec = c.qk_norm_spec;
+  cfg.suppressed_token_ids = c.suppressed_token_ids;
   cfg.vocab_size = 96;
   static const char* kNames[] = {"text", "image", "audio"};
   for (int m = 0; m < c.towers; ++m) cfg.modalities.push_back(kNames[m]);

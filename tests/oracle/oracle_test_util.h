@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct ModelCase {
   bool attention_bias = false;
   RopeScaling rope_scaling = {};
   int32_t sliding_window = 0;
+  // config.json "qk_norm" as an object (Chameleon's per-head q/k norm); needs qk_norm.
+  std::optional<QkNormSpec> qk_norm_spec = std::nullopt;
+  std::vector<TokenIdRange> suppressed_token_ids = {};
 };
 
 MotConfig MakeConfig(const ModelCase& c);
