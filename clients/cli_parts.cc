@@ -32,8 +32,10 @@ std::string MimeFromPath(const std::string& path) {
 absl::StatusOr<std::vector<PartFlag>> ExtractPartFlags(std::vector<std::string>* args) {
   std::vector<PartFlag> out;
   std::vector<std::string> rest;
-  const std::pair<const char*, PartFlag::Kind> names[] = {
-      {"text", PartFlag::kText}, {"image", PartFlag::kImage}, {"audio", PartFlag::kAudio}};
+  const std::pair<const char*, PartFlag::Kind> names[] = {{"text", PartFlag::kText},
+                                                          {"image", PartFlag::kImage},
+                                                          {"audio", PartFlag::kAudio},
+                                                          {"message", PartFlag::kMessage}};
   for (size_t i = 0; i < args->size(); ++i) {
     const std::string& a = (*args)[i];
     bool taken = false;
@@ -62,6 +64,7 @@ absl::StatusOr<std::vector<PartFlag>> ExtractPartFlags(std::vector<std::string>*
 absl::StatusOr<std::vector<v1::Part>> LoadParts(const std::vector<PartFlag>& flags) {
   std::vector<v1::Part> parts;
   for (const PartFlag& f : flags) {
+    if (f.kind == PartFlag::kMessage) continue;  // LoadMessages' part
     v1::Part p;
     if (f.kind == PartFlag::kText) {
       p.set_text(f.value);
@@ -78,6 +81,32 @@ absl::StatusOr<std::vector<v1::Part>> LoadParts(const std::vector<PartFlag>& fla
     parts.push_back(std::move(p));
   }
   return parts;
+}
+
+absl::StatusOr<std::vector<v1::ChatMessage>> LoadMessages(const std::vector<PartFlag>& flags) {
+  std::vector<v1::ChatMessage> messages;
+  bool parts = false;
+  for (const PartFlag& f : flags) {
+    if (f.kind != PartFlag::kMessage) {
+      parts = true;
+      continue;
+    }
+    const size_t colon = f.value.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--message: \"", f.value.substr(0, 40),
+                       "\" has no role; write ROLE:CONTENT, e.g. user:Hello"));
+    }
+    v1::ChatMessage m;
+    m.set_role(f.value.substr(0, colon));
+    m.set_content(f.value.substr(colon + 1));
+    messages.push_back(std::move(m));
+  }
+  if (parts && !messages.empty()) {
+    return absl::InvalidArgumentError(
+        "--message: give --message (a chat) or --text/--image/--audio (parts), not both");
+  }
+  return messages;
 }
 
 std::string ProgressBar(int done, int total, int width) {

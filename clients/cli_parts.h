@@ -18,11 +18,11 @@
 namespace mot::cli {
 
 struct PartFlag {
-  enum Kind { kText, kImage, kAudio } kind;
-  std::string value;  // the text, or a file path
+  enum Kind { kText, kImage, kAudio, kMessage } kind;
+  std::string value;  // the text, a file path, or (kMessage) "ROLE:CONTENT"
 };
 
-// Removes every --text/--image/--audio (as "--text=V" or "--text V", also with a single
+// Removes every --text/--image/--audio/--message (as "--text=V" or "--text V", also with a single
 // dash) from `args` and returns them in order. InvalidArgument naming the flag when one
 // has no value.
 absl::StatusOr<std::vector<PartFlag>> ExtractPartFlags(std::vector<std::string>* args);
@@ -31,6 +31,11 @@ absl::StatusOr<std::vector<PartFlag>> ExtractPartFlags(std::vector<std::string>*
 // extension (.png .jpg .jpeg .gif .bmp .wav .flac .ogg), else is left for the server to
 // recognise. NotFound naming the flag and path for an unreadable file.
 absl::StatusOr<std::vector<v1::Part>> LoadParts(const std::vector<PartFlag>& flags);
+
+// The chat messages of the --message ROLE:CONTENT flags, in order (the role is what comes
+// before the first ':'). InvalidArgument naming --message when one has no role; when
+// --message is mixed with --text/--image/--audio.
+absl::StatusOr<std::vector<v1::ChatMessage>> LoadMessages(const std::vector<PartFlag>& flags);
 
 // A progress bar of `width` cells: "[#####     ]  12/64".
 std::string ProgressBar(int done, int total, int width = 30);

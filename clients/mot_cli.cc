@@ -3,6 +3,7 @@
 // mot-cli: the command-line client of mot-server.
 //   mot-cli generate --text "A photo of" --image cat.png --text "Describe it."
 //   mot-cli generate --text "a red circle" --modalities=image --force_image --out_dir=out
+//   mot-cli generate --message "system:Be brief." --message "user:Hi!"   (chat template)
 //   mot-cli health | info | tokenize --text hello
 // Text streams to stdout as it arrives; images and audio are written under --out_dir and
 // their paths printed on stderr; a progress bar on stderr while an image is generated.
@@ -142,9 +143,11 @@ const char* ReasonName(v1::FinishReason r) {
   }
 }
 
-absl::StatusOr<v1::GenerateRequest> BuildRequest(std::vector<v1::Part> parts) {
+absl::StatusOr<v1::GenerateRequest> BuildRequest(std::vector<v1::Part> parts,
+                                                 std::vector<v1::ChatMessage> messages) {
   v1::GenerateRequest req;
   for (v1::Part& p : parts) *req.add_parts() = std::move(p);
+  for (v1::ChatMessage& m : messages) *req.add_messages() = std::move(m);
   req.set_request_id(absl::GetFlag(FLAGS_request_id));
   for (const std::string& m : absl::GetFlag(FLAGS_modalities)) {
     if (m == "text") {
@@ -393,12 +396,13 @@ int Info() {
   return kOk;
 }
 
-int Tokenize(std::vector<v1::Part> parts) {
+int Tokenize(std::vector<v1::Part> parts, std::vector<v1::ChatMessage> messages) {
   auto stub = v1::MotService::NewStub(MakeChannel());
   grpc::ClientContext ctx;
   Prepare(&ctx);
   v1::TokenizeRequest req;
   for (v1::Part& p : parts) *req.add_parts() = std::move(p);
+  for (v1::ChatMessage& m : messages) *req.add_messages() = std::move(m);
   req.set_add_bos(absl::GetFlag(FLAGS_add_bos));
   v1::TokenizeResponse resp;
   grpc::Status s = stub->Tokenize(&ctx, req, &resp);
@@ -441,7 +445,7 @@ int Main(int argc, char** argv) {
     return kUsage;
   }
   if (part_flags->empty()) {
-    std::fprintf(stderr, "mot-cli: %s needs at least one --text, --image or --audio\n",
+    std::fprintf(stderr, "mot-cli: %s needs at least one --text, --image, --audio or --message\n",
                  command.c_str());
     return kUsage;
   }
@@ -450,8 +454,13 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "mot-cli: %s\n", std::string(parts.status().message()).c_str());
     return kUsage;
   }
-  if (command == "tokenize") return Tokenize(*std::move(parts));
-  absl::StatusOr<v1::GenerateRequest> req = BuildRequest(*std::move(parts));
+  absl::StatusOr<std::vector<v1::ChatMessage>> messages = LoadMessages(*part_flags);
+  if (!messages.ok()) {
+    std::fprintf(stderr, "mot-cli: %s\n", std::string(messages.status().message()).c_str());
+    return kUsage;
+  }
+  if (command == "tokenize") return Tokenize(*std::move(parts), *std::move(messages));
+  absl::StatusOr<v1::GenerateRequest> req = BuildRequest(*std::move(parts), *std::move(messages));
   if (!req.ok()) {
     std::fprintf(stderr, "mot-cli: %s\n", std::string(req.status().message()).c_str());
     return kUsage;
@@ -473,6 +482,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "The command-line client of mot-server.\n"
       "  mot-cli generate --text \"Describe\" --image cat.png [--modalities=text,image] ...\n"
+      "  mot-cli generate --message \"user:Hello!\" (a chat: the model's chat template)\n"
       "  mot-cli health | info | tokenize --text hello\n"
       "Exit codes: 0 ok, 1 refused, 2 server unreachable, 3 deadline passed, 4 usage, "
       "5 not serving.");

@@ -9,7 +9,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +84,37 @@ ABSL_FLAG(bool, verbose, false, "Debug logs");
 
 namespace mot::server {
 namespace {
+
+// The chat template of the checkpoint's tokenizer_config.json (mot-import copies it there).
+// A missing file or template leaves chat off; a template we cannot run is logged, and
+// requests with `messages` are then refused with the reason.
+ChatSetup LoadChatSetup(const std::string& dir) {
+  ChatSetup chat;
+  const std::string path = dir + "/tokenizer_config.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return chat;
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<tokenizer::ChatTemplateConfig> config =
+      tokenizer::ReadChatTemplateConfig(text.str());
+  if (!config.ok()) {
+    if (!absl::IsNotFound(config.status())) {
+      chat.unavailable = absl::StrCat(path, ": ", config.status().message());
+      Log(LogLevel::kWarning, "chat_template_unusable", {{"reason", chat.unavailable}});
+    }
+    return chat;
+  }
+  absl::StatusOr<tokenizer::ChatTemplate> parsed = tokenizer::ChatTemplate::Parse(config->source);
+  if (!parsed.ok()) {
+    chat.unavailable = absl::StrCat(path, ": chat_template: ", parsed.status().message());
+    Log(LogLevel::kWarning, "chat_template_unusable", {{"reason", chat.unavailable}});
+    return chat;
+  }
+  chat.chat_template = *std::move(parsed);
+  chat.context = std::move(config->context);
+  Log(LogLevel::kInfo, "chat_template", {{"file", path}});
+  return chat;
+}
 
 v1::ModelInfo InfoOf(const Checkpoint& ckpt, const tokenizer::PromptBuilder& builder) {
   const MotConfig& c = ckpt.config();
@@ -261,7 +294,7 @@ int Main() {
         {{"ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - t0))}});
   }
   (*server)->SetEngine(engine->get(), InfoOf(*ckpt, (*engine)->prompt_builder()),
-                       ckpt->config().max_seq_len);
+                       ckpt->config().max_seq_len, LoadChatSetup(dir));
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -103,7 +103,9 @@ void GenerateReactor::Start(std::shared_ptr<GenerateReactor> self,
   request_id_ = request.request_id().empty() ? service_->NewRequestId() : request.request_id();
   mapper_ = EventMapper(request_id_);
 
-  absl::StatusOr<std::vector<tokenizer::Part>> parts = ConvertParts(request.parts(), limits, caps);
+  tokenizer::PromptOptions prompt_options;
+  absl::StatusOr<std::vector<tokenizer::Part>> parts =
+      service_->PromptParts(request.parts(), request.messages(), &prompt_options);
   if (!parts.ok()) return FinishOnce(ToGrpcStatus(parts.status()));
   absl::StatusOr<sampling::SamplingParams> sp =
       ConvertSampling(request, limits, caps, absl::Uniform<uint64_t>(absl::BitGen()));
@@ -111,7 +113,8 @@ void GenerateReactor::Start(std::shared_ptr<GenerateReactor> self,
 
   // Tokenization decodes images and audio on this gRPC thread; the limits above bound its
   // cost (pixels, seconds) before it starts.
-  absl::StatusOr<tokenizer::Prompt> prompt = engine_->prompt_builder().Build(*parts);
+  absl::StatusOr<tokenizer::Prompt> prompt =
+      engine_->prompt_builder().Build(*parts, prompt_options);
   if (!prompt.ok()) return FinishOnce(ToGrpcStatus(RelabelPromptError(prompt.status())));
   if (absl::Status s = CheckPromptTokens(prompt->ids.size(), limits, caps); !s.ok()) {
     return FinishOnce(ToGrpcStatus(s));
@@ -262,8 +265,11 @@ MotServiceImpl::MotServiceImpl(ServerMetrics* metrics, ServiceOptions options)
 
 MotServiceImpl::~MotServiceImpl() = default;
 
-void MotServiceImpl::SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len) {
+void MotServiceImpl::SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len,
+                               ChatSetup chat) {
   info_ = std::move(info);
+  chat_ = std::move(chat);
+  info_.set_has_chat_template(chat_.chat_template.has_value());
   const ServerLimits& l = options_.limits;
   v1::ServerLimits* pl = info_.mutable_limits();
   pl->set_max_message_bytes(l.max_message_bytes);
@@ -331,6 +337,21 @@ grpc::ServerWriteReactor<v1::GenerateResponse>* MotServiceImpl::Generate(
   return raw;
 }
 
+absl::StatusOr<std::vector<tokenizer::Part>> MotServiceImpl::PromptParts(
+    const google::protobuf::RepeatedPtrField<v1::Part>& parts,
+    const google::protobuf::RepeatedPtrField<v1::ChatMessage>& messages,
+    tokenizer::PromptOptions* options) const {
+  if (messages.empty()) return ConvertParts(parts, options_.limits, caps_);
+  if (!parts.empty()) {
+    return absl::InvalidArgumentError("messages: give parts or messages, not both");
+  }
+  // The rendered text holds the template's own special tokens (and its <bos>), as
+  // transformers' apply_chat_template(tokenize=True) reads it.
+  options->add_bos = false;
+  options->parse_special = true;
+  return RenderMessages(messages, options_.limits, chat_);
+}
+
 grpc::ServerUnaryReactor* MotServiceImpl::FinishUnary(grpc::CallbackServerContext* context,
                                                       const char* method,
                                                       const grpc::Status& status) {
@@ -345,11 +366,11 @@ grpc::ServerUnaryReactor* MotServiceImpl::Tokenize(grpc::CallbackServerContext* 
                                                    v1::TokenizeResponse* response) {
   if (grpc::Status s = Admit(context); !s.ok()) return FinishUnary(context, "Tokenize", s);
   engine::Engine* engine = engine_.load(std::memory_order_acquire);
-  absl::StatusOr<std::vector<tokenizer::Part>> parts =
-      ConvertParts(request->parts(), options_.limits, caps_);
-  if (!parts.ok()) return FinishUnary(context, "Tokenize", ToGrpcStatus(parts.status()));
   tokenizer::PromptOptions po;
   po.add_bos = request->add_bos();
+  absl::StatusOr<std::vector<tokenizer::Part>> parts =
+      PromptParts(request->parts(), request->messages(), &po);
+  if (!parts.ok()) return FinishUnary(context, "Tokenize", ToGrpcStatus(parts.status()));
   absl::StatusOr<tokenizer::Prompt> prompt = engine->prompt_builder().Build(*parts, po);
   if (!prompt.ok()) {
     return FinishUnary(context, "Tokenize", ToGrpcStatus(RelabelPromptError(prompt.status())));

@@ -48,7 +48,10 @@ class MotServiceImpl final : public v1::MotService::CallbackService {
   // Makes the service ready: `engine` (borrowed) serves Generate, its prompt builder
   // Tokenize and Detokenize; `info` is what GetModelInfo returns (its limits are filled in
   // here). `max_seq_len` bounds prompts. Call once.
-  void SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len);
+  // `chat` renders `messages` (default: none, they are refused); info.has_chat_template is
+  // set from it.
+  void SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len,
+                 ChatSetup chat = {});
   bool ready() const { return engine_.load(std::memory_order_acquire) != nullptr; }
 
   // New Generate calls fail UNAVAILABLE; open streams continue.
@@ -70,6 +73,13 @@ class MotServiceImpl final : public v1::MotService::CallbackService {
                                          v1::ModelInfo* response) override;
 
  private:
+  // The prompt's parts: `parts` checked, or `messages` rendered with the chat template
+  // (which also sets `options` as the rendered text needs). InvalidArgument naming the field.
+  absl::StatusOr<std::vector<tokenizer::Part>> PromptParts(
+      const google::protobuf::RepeatedPtrField<v1::Part>& parts,
+      const google::protobuf::RepeatedPtrField<v1::ChatMessage>& messages,
+      tokenizer::PromptOptions* options) const;
+
   friend class GenerateReactor;
 
   // OK, or the status an unauthenticated / not-ready call gets.
@@ -85,6 +95,7 @@ class MotServiceImpl final : public v1::MotService::CallbackService {
   EventPump pump_;
   std::atomic<engine::Engine*> engine_{nullptr};
   v1::ModelInfo info_;  // written once before engine_ is published
+  ChatSetup chat_;      // set before engine_ is published (release), read after (acquire)
   ModelCaps caps_;      // likewise
   std::atomic<bool> admitting_{true};
   std::atomic<uint64_t> next_id_{0};

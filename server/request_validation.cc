@@ -129,6 +129,46 @@ ModelCaps CapsOf(const tokenizer::PromptBuilder& builder, int32_t max_seq_len) {
   return caps;
 }
 
+absl::StatusOr<std::vector<tokenizer::Part>> RenderMessages(
+    const google::protobuf::RepeatedPtrField<v1::ChatMessage>& messages, const ServerLimits& limits,
+    const ChatSetup& chat) {
+  if (messages.empty()) return Bad("messages", "at least one message is required");
+  if (messages.size() > limits.max_parts) {
+    return Bad("messages",
+               absl::StrCat(messages.size(), " messages, the limit is ", limits.max_parts));
+  }
+  if (!chat.chat_template.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat("messages: ", chat.unavailable));
+  }
+  std::vector<tokenizer::ChatMessage> turns;
+  turns.reserve(static_cast<size_t>(messages.size()));
+  for (int i = 0; i < messages.size(); ++i) {
+    const v1::ChatMessage& m = messages[i];
+    const std::string field = absl::StrCat("messages[", i, "]");
+    if (m.role().empty()) return Bad(field + ".role", "empty");
+    if (static_cast<int64_t>(m.role().size()) > 64) {
+      return Bad(field + ".role", absl::StrCat(m.role().size(), " bytes, the limit is 64"));
+    }
+    if (static_cast<int64_t>(m.content().size()) > limits.max_text_bytes) {
+      return Bad(field + ".content",
+                 absl::StrCat(m.content().size(), " bytes, the limit is ", limits.max_text_bytes));
+    }
+    turns.push_back({m.role(), m.content()});
+  }
+  tokenizer::ChatTemplateContext context = chat.context;
+  context.add_generation_prompt = true;
+  absl::StatusOr<std::string> text = chat.chat_template->Apply(turns, context);
+  if (!text.ok()) {
+    if (absl::IsResourceExhausted(text.status())) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("messages: chat template: ", text.status().message()));
+    }
+    return Bad("messages", absl::StrCat("chat template: ", text.status().message()));
+  }
+  if (text->empty()) return Bad("messages", "the chat template rendered nothing");
+  return std::vector<tokenizer::Part>{{tokenizer::Modality::kText, *std::move(text)}};
+}
+
 absl::StatusOr<std::vector<tokenizer::Part>> ConvertParts(
     const google::protobuf::RepeatedPtrField<v1::Part>& parts, const ServerLimits& limits,
     const ModelCaps& caps) {

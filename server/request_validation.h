@@ -15,6 +15,7 @@
 #define MOT_SERVER_REQUEST_VALIDATION_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "engine/sampling/sampling_params.h"
 #include "engine/tokenizer/prompt_builder.h"
+#include "engine/tokenizer/text/chat_template.h"
 #include "mot/v1/mot.pb.h"
 
 namespace mot::server {
@@ -64,6 +66,23 @@ ModelCaps CapsOf(const tokenizer::PromptBuilder& builder, int32_t max_seq_len);
 absl::StatusOr<std::vector<tokenizer::Part>> ConvertParts(
     const google::protobuf::RepeatedPtrField<v1::Part>& parts, const ServerLimits& limits,
     const ModelCaps& caps);
+
+// The chat template the server renders `messages` with (see GenerateRequest.messages).
+struct ChatSetup {
+  std::optional<tokenizer::ChatTemplate> chat_template;  // nullopt: messages are refused
+  tokenizer::ChatTemplateContext context;  // bos/eos tokens; add_generation_prompt is set
+  // Why there is no template (the FAILED_PRECONDITION message).
+  std::string unavailable = "the model has no chat template (tokenizer_config.json chat_template)";
+};
+
+// Checks the messages (count, roles, sizes) and renders them with the chat template into
+// one text part, with add_generation_prompt. InvalidArgument naming "messages" or
+// "messages[i].role|content", or "messages: chat template: <its error>" (raise_exception's
+// message, an undefined variable...); FailedPrecondition when there is no template;
+// ResourceExhausted passes through the template's output limits.
+absl::StatusOr<std::vector<tokenizer::Part>> RenderMessages(
+    const google::protobuf::RepeatedPtrField<v1::ChatMessage>& messages, const ServerLimits& limits,
+    const ChatSetup& chat);
 
 // Checks and converts everything of a GenerateRequest but its parts: output modalities,
 // sampling, token limits, stops, image and audio options, request id. `seed` is used when

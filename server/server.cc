@@ -96,8 +96,9 @@ MotServer::~MotServer() {
   if (poller_.joinable()) poller_.join();
 }
 
-void MotServer::SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len) {
-  service_->SetEngine(engine, std::move(info), max_seq_len);
+void MotServer::SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len,
+                          ChatSetup chat) {
+  service_->SetEngine(engine, std::move(info), max_seq_len, std::move(chat));
   engine_.store(engine, std::memory_order_release);
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(true);

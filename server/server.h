@@ -54,7 +54,9 @@ class MotServer {
   ~MotServer();
 
   // The model is loaded and warmed: serve it. `info` is what GetModelInfo returns.
-  void SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len);
+  // `chat`: the chat template `messages` are rendered with (default: none).
+  void SetEngine(engine::Engine* engine, v1::ModelInfo info, int32_t max_seq_len,
+                 ChatSetup chat = {});
 
   // Stops admitting, waits up to `grace` for open streams, cancels the rest, shuts down.
   // Idempotent. Returns the number of streams that had to be cancelled.

@@ -116,7 +116,7 @@ absl::StatusOr<std::unique_ptr<PromptBuilder>> PromptBuilder::FromCheckpoint(
 }
 
 absl::Status PromptBuilder::AppendPart(const Part& part, const std::string& label,
-                                       std::vector<int32_t>* ids) const {
+                                       bool parse_special, std::vector<int32_t>* ids) const {
   if (part.data.empty()) return absl::InvalidArgumentError(absl::StrCat(label, ": empty"));
   switch (part.modality) {
     case Modality::kText: {
@@ -125,9 +125,9 @@ absl::Status PromptBuilder::AppendPart(const Part& part, const std::string& labe
             absl::StrCat(label, ": ", part.data.size(),
                          " bytes exceed max_text_bytes=", limits_.max_text_bytes));
       }
-      // User text never produces control tokens.
+      // User text never produces control tokens (parse_special is for rendered templates).
       absl::StatusOr<std::vector<int32_t>> text =
-          text_->Encode(part.data, EncodeOptions{.parse_special = false});
+          text_->Encode(part.data, EncodeOptions{.parse_special = parse_special});
       if (!text.ok()) return Annotate(text.status(), label);
       ids->insert(ids->end(), text->begin(), text->end());
       return absl::OkStatus();
@@ -174,7 +174,7 @@ absl::StatusOr<Prompt> PromptBuilder::Build(std::span<const Part> parts,
   if (options.add_bos && vocab_.adds_bos()) prompt.ids.push_back(vocab_.bos_id());
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string label = absl::StrCat("part ", i, " (", ModalityName(parts[i].modality), ")");
-    MOT_RETURN_IF_ERROR(AppendPart(parts[i], label, &prompt.ids));
+    MOT_RETURN_IF_ERROR(AppendPart(parts[i], label, options.parse_special, &prompt.ids));
     if (static_cast<int64_t>(prompt.ids.size()) + options.start_position > max_tokens) {
       return absl::ResourceExhaustedError(absl::StrCat(label, ": the prompt reaches ",
                                                        prompt.ids.size() + options.start_position,

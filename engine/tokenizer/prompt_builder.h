@@ -57,6 +57,10 @@ struct PromptOptions {
   // MoT checkpoints; what the model's own tokenizer does for an imported one).
   bool add_bos = true;
   int32_t start_position = 0;  // position of the first token (continuing a sequence)
+  // Recognise special tokens written in text parts. Only for text a chat template rendered
+  // (as transformers' apply_chat_template tokenizes it); user text never makes control
+  // tokens, so the default is false.
+  bool parse_special = false;
 };
 
 // The model's input for one sequence: ids[i] with tower towers[i] at positions[i].
@@ -105,7 +109,7 @@ class PromptBuilder {
       : vocab_(std::move(vocab)), max_seq_len_(max_seq_len), limits_(limits) {}
 
   // Appends the ids of one part. `label` is "part 2 (image)".
-  absl::Status AppendPart(const Part& part, const std::string& label,
+  absl::Status AppendPart(const Part& part, const std::string& label, bool parse_special,
                           std::vector<int32_t>* ids) const;
 
   UnifiedVocab vocab_;

@@ -26,7 +26,9 @@ skip_special_tokens, of the generated ids up to the first eos id, that one exclu
 ByteLevel without regex, ignore_merges, string merges, <|begin_of_text|> ... <|eot_id|> at
 the last five ids, a TemplateProcessing post-processor prepending <|begin_of_text|>,
 tokenizer_config.json naming PreTrainedTokenizerFast, generation_config eos
-[<|end_of_text|>, <|eot_id|>]); ref.json also holds "bos_token_id".
+[<|end_of_text|>, <|eot_id|>], and the Llama-3 chat template of
+tests/data/text/chat_templates/llama3.jinja); ref.json also holds "bos_token_id",
+"chat_messages" and "chat_prompt" (apply_chat_template(..., add_generation_prompt=True)).
 --arch bagel: a BAGEL directory (llm_config.json + ema.safetensors, as ByteDance-Seed/Bagel
 ships BAGEL-7B-MoT) whose language model has two towers made from two Qwen2ForCausalLM of the
 same shape and different seeds: the und modules (q/k/v/o_proj, q_norm, k_norm, mlp,
@@ -176,6 +178,8 @@ LLAMA3_BOS = VOCAB - 5
 LLAMA3_EOS = [VOCAB - 4, VOCAB - 1]
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
                   r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+CHAT_MESSAGES = [{"role": "system", "content": "Be brief."},
+                 {"role": "user", "content": "The fox's théorie? 12345"}]
 LLAMA3_PROMPT_TEXT = "The fox's 12345 théorie:\n\n  DON'T stop — 日本語 ok"
 
 
@@ -369,9 +373,13 @@ def main(argv):
             if llama3:
                 # Llama-3's: the generic fast tokenizer, which keeps tokenizer.json's
                 # post-processor (the BOS template).
+                with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                                       "text", "chat_templates", "llama3.jinja")) as t:
+                    chat_template = t.read()
                 json.dump({"tokenizer_class": "PreTrainedTokenizerFast",
                            "bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>",
-                           "clean_up_tokenization_spaces": True}, f)
+                           "clean_up_tokenization_spaces": True,
+                           "chat_template": chat_template}, f)
             else:
                 json.dump({"tokenizer_class": "LlamaTokenizerFast", "bos_token": "<s>",
                            "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": True,
@@ -384,6 +392,12 @@ def main(argv):
         prompt = torch.tensor([ids])
         extra = {"prompt_text": text, "eos_token_ids": eos, "bos_token_id": bos,
                  "tokenizer_class": type(tokenizer).__name__}
+        if llama3:
+            # The ids transformers' apply_chat_template gives (what Generate's `messages`
+            # must prompt with).
+            extra["chat_messages"] = CHAT_MESSAGES
+            extra["chat_prompt"] = tokenizer.apply_chat_template(CHAT_MESSAGES,
+                                                                 add_generation_prompt=True)
     else:
         prompt = torch.randint(0, VOCAB, (1, PROMPT), generator=gen)
     if args.arch.startswith("chameleon"):  # the ids whose logits transformers suppresses

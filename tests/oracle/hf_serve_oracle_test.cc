@@ -124,9 +124,9 @@ void CheckServesTransformersGreedyIds(const std::string& arch, int seed) {
   const std::string dir = MakeTempDir("hf_serve");
   ASSERT_FALSE(dir.empty());
   // 1. transformers makes the model, the prompt ids and the greedy continuation.
-  const std::string make = absl::StrCat(MOT_PYTHON, " ", MOT_SOURCE_DIR,
-                                        "/tests/oracle/hf_oracle.py --arch ", arch, " --seed ",
-                                        seed, " --out '", dir, "' 2> '", dir, "/make.log'");
+  const std::string make =
+      absl::StrCat(MOT_PYTHON, " ", MOT_SOURCE_DIR, "/tests/oracle/hf_oracle.py --arch ", arch,
+                   " --seed ", seed, " --out '", dir, "' 2> '", dir, "/make.log'");
   const int rc = std::system(make.c_str());
   if (WIFEXITED(rc) && WEXITSTATUS(rc) == 77) {
     GTEST_SKIP() << "transformers is not importable by " << MOT_PYTHON
@@ -262,6 +262,26 @@ void CheckServesTransformersGreedyIds(const std::string& arch, int seed) {
     const auto tok = nlohmann::json::parse(ReadAll(dir + "/tokenize.out"), nullptr, false);
     ASSERT_TRUE(tok.is_object()) << ReadAll(dir + "/tokenize.out");
     EXPECT_EQ(tok["token_ids"].get<std::vector<int32_t>>(), hf_prompt);
+    // A chat: the checkpoint's chat template (tokenizer_config.json, copied by mot-import)
+    // gives the ids of transformers' apply_chat_template(add_generation_prompt=True).
+    EXPECT_EQ(cli("info --json", dir + "/info.out"), 0) << ReadAll(dir + "/cli.log");
+    const auto info = nlohmann::json::parse(ReadAll(dir + "/info.out"), nullptr, false);
+    ASSERT_TRUE(info.is_object()) << ReadAll(dir + "/info.out");
+    EXPECT_EQ(info.value("has_chat_template", false), ref.contains("chat_prompt"));
+    if (ref.contains("chat_prompt")) {
+      std::string flags = "tokenize --json";
+      for (const auto& m : ref["chat_messages"]) {
+        flags += " --message=" +
+                 Quote(m["role"].get<std::string>() + ":" + m["content"].get<std::string>());
+      }
+      EXPECT_EQ(cli(flags, dir + "/chat.out"), 0) << ReadAll(dir + "/cli.log");
+      const auto chat = nlohmann::json::parse(ReadAll(dir + "/chat.out"), nullptr, false);
+      ASSERT_TRUE(chat.is_object()) << ReadAll(dir + "/chat.out");
+      EXPECT_EQ(chat["token_ids"].get<std::vector<int32_t>>(),
+                ref["chat_prompt"].get<std::vector<int32_t>>());
+      // A chat and parts together are refused, naming the field.
+      EXPECT_NE(cli("tokenize --message=user:hi --text=x", dir + "/mixed.out"), 0);
+    }
     EXPECT_EQ(cli(absl::StrCat("generate --json --temperature=0 --max_new_tokens=", gen,
                                " --text=", Quote(text)),
                   dir + "/generate.out"),

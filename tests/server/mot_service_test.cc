@@ -379,6 +379,21 @@ TEST_F(ServiceTest, BadInputsGetTheirCodeAndANamedFieldAndTheServerKeepsServing)
          for (int i = 0; i < 2; ++i) r->add_parts()->set_text(std::string(1000, 'z'));
        },
        C::INVALID_ARGUMENT, "parts: the prompt is"},
+      {"parts and messages together",
+       [](v1::GenerateRequest* r) {
+         v1::ChatMessage* m = r->add_messages();
+         m->set_role("user");
+         m->set_content("hi");
+       },
+       C::INVALID_ARGUMENT, "messages: give parts or messages, not both"},
+      {"messages without a chat template",
+       [](v1::GenerateRequest* r) {
+         r->clear_parts();
+         v1::ChatMessage* m = r->add_messages();
+         m->set_role("user");
+         m->set_content("hi");
+       },
+       C::FAILED_PRECONDITION, "messages: the model has no chat template"},
       {"prompt over the model's max_seq_len",
        [](v1::GenerateRequest* r) {
          for (int i = 0; i < 5; ++i) r->add_parts()->set_text(std::string(4000, 'z'));
@@ -400,6 +415,55 @@ TEST_F(ServiceTest, BadInputsGetTheirCodeAndANamedFieldAndTheServerKeepsServing)
   StreamResult ok = Generate(TextRequest());
   EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
   EXPECT_EQ(ok.events.size(), 4u);
+}
+
+TEST_F(ServiceTest, MessagesAreRenderedWithTheChatTemplate) {
+  ServerOptions o = DefaultOptions();
+  auto server = MotServer::Start(o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  ChatSetup chat;
+  auto tmpl = tokenizer::ChatTemplate::Parse(
+      "{% for m in messages %}{% if m.role == 'bad' %}{{ raise_exception('no bad roles') }}"
+      "{% endif %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+      "{% if add_generation_prompt %}[assistant]{% endif %}");
+  ASSERT_TRUE(tmpl.ok()) << tmpl.status();
+  chat.chat_template = *std::move(tmpl);
+  server_->SetEngine(engine_.get(), testing::TestModelInfo(*config_), 4096, std::move(chat));
+  channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                 grpc::InsecureChannelCredentials());
+  stub_ = v1::MotService::NewStub(channel_);
+
+  auto chat_request = [](const std::string& role, const std::string& content) {
+    v1::GenerateRequest req;
+    v1::ChatMessage* m = req.add_messages();
+    m->set_role(role);
+    m->set_content(content);
+    return req;
+  };
+  // The prompt is the rendered text, tokenized without a <bos> of the builder's own.
+  StreamResult ok = Generate(chat_request("user", "hi"));
+  ASSERT_TRUE(ok.status.ok()) << ok.status.error_message();
+  ASSERT_EQ(engine_->submitted().size(), 1u);
+  const std::vector<tokenizer::Part> rendered = {
+      {tokenizer::Modality::kText, "[user] hi\n[assistant]"}};
+  auto want = engine_->prompt_builder().Build(
+      rendered, tokenizer::PromptOptions{.add_bos = false, .parse_special = true});
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(engine_->submitted()[0].prompt.ids, want->ids);
+  // The template's own error, and a bad message, name the field.
+  StreamResult raised = Generate(chat_request("bad", "x"));
+  EXPECT_EQ(raised.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(raised.status.error_message(), HasSubstr("messages: chat template:"));
+  EXPECT_THAT(raised.status.error_message(), HasSubstr("no bad roles"));
+  StreamResult no_role = Generate(chat_request("", "x"));
+  EXPECT_EQ(no_role.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(no_role.status.error_message(), HasSubstr("messages[0].role: empty"));
+  // GetModelInfo says so.
+  grpc::ClientContext ctx;
+  v1::ModelInfo info;
+  ASSERT_TRUE(stub_->GetModelInfo(&ctx, v1::GetModelInfoRequest(), &info).ok());
+  EXPECT_TRUE(info.has_chat_template());
 }
 
 TEST_F(ServiceTest, OversizeMessageIsRefusedAndTheServerKeepsServing) {

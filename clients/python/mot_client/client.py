@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import AsyncIterator, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import (AsyncIterator, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                    Union)
 
 import grpc
 from grpc import aio
@@ -136,6 +137,15 @@ def _to_part(p: PartLike) -> mot_pb2.Part:
     raise TypeError(f"a part is str, Image or Audio, not {type(p).__name__}")
 
 
+def _to_messages(messages: Sequence[Mapping[str, str]]) -> List[mot_pb2.ChatMessage]:
+    out = []
+    for i, m in enumerate(messages):
+        if "role" not in m or "content" not in m:
+            raise ValueError(f"messages[{i}]: needs 'role' and 'content'")
+        out.append(mot_pb2.ChatMessage(role=m["role"], content=m["content"]))
+    return out
+
+
 def build_request(parts: Sequence[PartLike], *, modalities: Iterable[str] = ("text",),
                   max_new_tokens: int = 0, temperature: Optional[float] = None,
                   top_p: Optional[float] = None, top_k: int = 0, seed: Optional[int] = None,
@@ -143,9 +153,13 @@ def build_request(parts: Sequence[PartLike], *, modalities: Iterable[str] = ("te
                   force_audio: bool = False, preview_every: int = 0,
                   text_guidance: Optional[float] = None,
                   image_guidance: Optional[float] = None,
-                  request_id: str = "") -> mot_pb2.GenerateRequest:
-    """The GenerateRequest for these arguments (unset values take the server's defaults)."""
-    req = mot_pb2.GenerateRequest(request_id=request_id, parts=[_to_part(p) for p in parts])
+                  request_id: str = "",
+                  messages: Sequence[Mapping[str, str]] = ()) -> mot_pb2.GenerateRequest:
+    """The GenerateRequest for these arguments (unset values take the server's defaults).
+    `messages` ([{"role": "user", "content": "Hi"}, ...]) is a chat, rendered by the server
+    with the model's chat template, instead of `parts` (give one or the other)."""
+    req = mot_pb2.GenerateRequest(request_id=request_id, parts=[_to_part(p) for p in parts],
+                                  messages=_to_messages(messages))
     mods = list(modalities)
     if force_image and "image" not in mods:
         mods.append("image")
@@ -266,10 +280,16 @@ class Client:
         finally:
             call.cancel()  # no-op after a normal end; cancels the server work otherwise
 
-    def tokenize(self, parts: Sequence[PartLike], add_bos: bool = True) -> List[int]:
+    def chat(self, messages: Sequence[Mapping[str, str]], **kwargs) -> Iterator[Event]:
+        """generate() for a chat: the server applies the model's chat template."""
+        return self.generate([], messages=messages, **kwargs)
+
+    def tokenize(self, parts: Sequence[PartLike], add_bos: bool = True,
+                 messages: Sequence[Mapping[str, str]] = ()) -> List[int]:
         try:
             r = self._stub.Tokenize(mot_pb2.TokenizeRequest(
-                parts=[_to_part(p) for p in parts], add_bos=add_bos),
+                parts=[_to_part(p) for p in parts], add_bos=add_bos,
+                messages=_to_messages(messages)),
                 timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise MotError(e.code(), e.details()) from None
@@ -347,10 +367,16 @@ class AsyncClient:
         finally:
             call.cancel()
 
-    async def tokenize(self, parts: Sequence[PartLike], add_bos: bool = True) -> List[int]:
+    def chat(self, messages: Sequence[Mapping[str, str]], **kwargs) -> AsyncIterator[Event]:
+        """generate() for a chat: the server applies the model's chat template."""
+        return self.generate([], messages=messages, **kwargs)
+
+    async def tokenize(self, parts: Sequence[PartLike], add_bos: bool = True,
+                       messages: Sequence[Mapping[str, str]] = ()) -> List[int]:
         try:
             r = await self._stub.Tokenize(mot_pb2.TokenizeRequest(
-                parts=[_to_part(p) for p in parts], add_bos=add_bos),
+                parts=[_to_part(p) for p in parts], add_bos=add_bos,
+                messages=_to_messages(messages)),
                 timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             raise MotError(e.code(), e.details()) from None

@@ -52,6 +52,16 @@ class ClientTest(unittest.TestCase):
             list(self.client.generate(["x"], top_p=1.5))
         self.assertIn("sampling.top_p", ctx.exception.message)
 
+    def test_chat_needs_a_chat_template(self):
+        # The test model has no tokenizer_config.json chat template: refused, naming the field.
+        self.assertFalse(self.client.model_info().has_chat_template)
+        with self.assertRaises(MotError) as ctx:
+            list(self.client.chat([{"role": "user", "content": "hi"}]))
+        self.assertEqual(ctx.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("messages: the model has no chat template", ctx.exception.message)
+        with self.assertRaises(ValueError):
+            list(self.client.chat([{"content": "no role"}]))
+
     def test_model_info_and_tokenize(self):
         info = self.client.model_info()
         self.assertIn("text", list(info.modalities))
