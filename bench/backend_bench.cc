@@ -13,11 +13,15 @@
 // Usage (flags are Abseil flags; the defaults are shown):
 //   backend_bench [--threads=2] [--reps=7] [--isa=avx512|avx2|scalar] [--quick]
 //                 [--cases=all|decode|prefill] [--batch_invariant]
+//                 [--dtypes=F32,BF16,F16] [--prefill_m=128,512]
 //   --threads: the thread pool (caller included; 0: one per core). --reps >= 1 (1 is raised
 //   to 2, the fewest a stddev needs). --isa: highest ISA level to run (default: the
 //   detected one). --quick: prefill at m = 128 only. --cases: which half of the table.
 //   --batch_invariant: CpuBackend::set_batch_invariant(true), to measure what the mode costs
-//   (compare with a run without it).
+//   (compare with a run without it). --dtypes: weight dtypes (F32, BF16, F16, Q8_0, Q4_0;
+//   Q8_0/Q4_0 weights take the integer path for m <= CpuBackend::kQuantizedIntegerM, and
+//   for every m with --batch_invariant, so the two runs compare it with dequantize +
+//   sgemm). --prefill_m: the prefill row counts (overrides --quick).
 //   '-' inside a flag's name (before any '=') is turned into '_' before
 //   absl::ParseCommandLine sees it, so dashed spellings keep working. --help lists the flags.
 // Exit status: 0 done, 2 a flag value out of range (the message names the flag); Abseil
@@ -39,6 +43,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "bench/bandwidth.h"
 #include "bench/bench_flags.h"
@@ -53,6 +58,9 @@ ABSL_FLAG(std::string, isa, "",
           "highest CPU ISA level to run: avx512, avx2 or scalar (default: the detected one)");
 ABSL_FLAG(bool, quick, false, "prefill at m = 128 only (not 512)");
 ABSL_FLAG(std::string, cases, "all", "which cases to run: all, decode or prefill");
+ABSL_FLAG(std::vector<std::string>, dtypes, std::vector<std::string>({"F32", "BF16", "F16"}),
+          "weight dtypes: F32, BF16, F16, Q8_0, Q4_0");
+ABSL_FLAG(std::vector<std::string>, prefill_m, {}, "prefill row counts (default 128,512)");
 ABSL_FLAG(bool, batch_invariant, false,
           "run CpuBackend in its batch-invariant mode (rows summed in one order whatever m)");
 
@@ -114,7 +122,7 @@ std::vector<uint8_t> RandomWeightBytes(DType dtype, int64_t n, std::mt19937& rng
   std::uniform_real_distribution<float> dist(-0.05f, 0.05f);
   std::vector<float> f(static_cast<size_t>(n));
   for (auto& v : f) v = dist(rng);
-  std::vector<uint8_t> bytes(static_cast<size_t>(n * DTypeSize(dtype)));
+  std::vector<uint8_t> bytes(static_cast<size_t>(DTypeBytes(dtype, n)));
   ConvertFromF32(f.data(), n, dtype, bytes.data());
   return bytes;
 }
@@ -165,14 +173,22 @@ int Main(int argc, char** argv) {
     int64_t out, in;
   };
   const std::vector<Shape> shapes = {{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}};
-  const DType dtypes[] = {DType::kF32, DType::kBF16, DType::kF16};
+  std::vector<DType> dtypes;
+  for (const std::string& name : absl::GetFlag(FLAGS_dtypes)) {
+    const std::optional<DType> dt = ParseDType(name);
+    if (!dt) {
+      mot::bench::UsageError(
+          absl::StrCat("--dtypes: unknown dtype '", name, "' (F32, BF16, F16, Q8_0, Q4_0)"));
+    }
+    dtypes.push_back(*dt);
+  }
 
   // Decode: m = 1. The bound is the read bandwidth measured just before the row, so that
   // both see the same machine load.
   for (const Shape& s : cases == "prefill" ? std::vector<Shape>{} : shapes) {
     for (DType dt : dtypes) {
       const int64_t n = s.out * s.in;
-      const int64_t bytes = n * DTypeSize(dt);
+      const int64_t bytes = DTypeBytes(dt, n);
       // Copies covering >= 256 MiB (far above the 32 MiB L3), at least 2.
       const int copies =
           static_cast<int>(std::max<int64_t>(2, ((int64_t{256} << 20) + bytes - 1) / bytes));
@@ -212,6 +228,16 @@ int Main(int argc, char** argv) {
 
   // Prefill: m = 128, 512, against OpenBLAS sgemm with its own threads on f32 weights.
   std::vector<int64_t> ms = quick ? std::vector<int64_t>{128} : std::vector<int64_t>{128, 512};
+  if (const auto list = absl::GetFlag(FLAGS_prefill_m); !list.empty()) {
+    ms.clear();
+    for (const std::string& v : list) {
+      int64_t m = 0;
+      if (!absl::SimpleAtoi(v, &m) || m < 1) {
+        mot::bench::UsageError(absl::StrCat("--prefill_m: '", v, "' is not an integer >= 1"));
+      }
+      ms.push_back(m);
+    }
+  }
   if (cases == "decode") ms.clear();
   for (int64_t m : ms) {
     for (const Shape& s : shapes) {

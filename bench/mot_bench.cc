@@ -15,8 +15,15 @@
 //                         [--threads=0] [--no-fuse] [--no-oracle] [--profile]
 //                         [--kv_dtype=f32] [--batch_invariant] [--json=out.json]
 //   --configs (alias --sizes): comma-separated SIZE[:DTYPE], SIZE one of small, small-3mod,
-//     125m, 125m-3mod and DTYPE one of bf16 (the default), f16, f32. --threads=0: one per
-//     core. --prompt, --decode, --reps >= 1, --warmup >= 0, prompt + decode <= 2048.
+//     125m, 125m-3mod and DTYPE one of bf16 (the default), f16, f32, Q8_0, Q4_0 (any case;
+//     Q8_0/Q4_0: the GEMM weights quantized from the f32 random weights, as mot-quantize
+//     does; embeddings and norms f32). The bound counts the bytes actually read (blocks
+//     with their scales). --threads=0: one per core. --prompt, --decode, --reps >= 1,
+//     --warmup >= 0, prompt + decode <= 2048.
+//   --kl_positions=N (0: off): for every row whose dtype is not bf16, the same random model
+//     in bf16 and in the row's dtype decode the same N tokens one by one (the decode path);
+//     the footer gives the mean and max KL(p_bf16 || p_row) of the next-token distributions,
+//     the top-1 agreement and the RMS logit difference relative to the logits' RMS.
 //   --kv_dtype: storage of the KV cache (f32, bf16, f16). When not f32, one more untimed run
 //     with an f32 cache gives the max |logit difference| of the decoded tokens (footer).
 //   --batch_invariant: the CPU backend's batch-invariant mode (every Linear row summed in one
@@ -41,6 +48,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -48,6 +56,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -55,11 +64,13 @@
 #include "bench/bench_flags.h"
 #include "bench/machine_info.h"
 #include "engine/backend/cpu/cpu_backend.h"
+#include "engine/core/status_macros.h"
 #include "engine/core/thread_pool.h"
 #include "engine/kv/contiguous_kv_cache.h"
 #include "engine/model/mot_model.h"
 #include "engine/model/random_weights.h"
 #include "model_loaders/checkpoint.h"
+#include "model_loaders/quantize.h"
 #include "nlohmann/json.hpp"
 
 ABSL_FLAG(std::vector<std::string>, configs,
@@ -78,6 +89,8 @@ ABSL_FLAG(bool, profile, false, "add a per-op decode profile after the table");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this path");
 ABSL_FLAG(std::string, kv_dtype, "f32", "KV cache storage: f32, bf16 or f16");
 ABSL_FLAG(bool, batch_invariant, false, "run the CPU backend in its batch-invariant mode");
+ABSL_FLAG(int, kl_positions, 0,
+          "positions of the KL divergence vs the bf16 model of the same weights (0: off)");
 
 namespace mot::bench {
 namespace {
@@ -95,6 +108,7 @@ struct Options {
   std::string json;
   DType kv_dtype = DType::kF32;
   bool batch_invariant = false;
+  int kl_positions = 0;
 };
 
 struct Stats {
@@ -163,7 +177,45 @@ struct Row {
   std::string torch_note;
   double kv_logit_diff = -1;  // max |logit diff| of the decoded tokens vs an f32 cache
   double max_logit = 0;
+  // vs the bf16 model of the same weights (--kl_positions): KL(p_bf16 || p_row), mean and
+  // max over positions; top-1 agreement; RMS logit difference / RMS logit.
+  double kl_mean = -1, kl_max = 0, top1 = 0, logit_rel_rms = 0;
 };
+
+// The dtype of a --configs entry's DTYPE part, or nullopt.
+std::optional<DType> ParseConfigDType(const std::string& name) {
+  const std::string upper = absl::AsciiStrToUpper(name);
+  if (upper == "BF16" || upper == "F16" || upper == "F32" || upper == "Q8_0" || upper == "Q4_0") {
+    return ParseDType(upper);
+  }
+  return std::nullopt;
+}
+
+// The random weights of a row: `dtype` directly for f32/bf16/f16; for Q8_0/Q4_0 the f32
+// weights with the GEMM weights quantized (mot-quantize's conversion).
+absl::StatusOr<std::vector<NamedTensor>> BenchWeights(const MotConfig& config, DType dtype) {
+  if (!IsBlockDType(dtype)) return model::RandomMotWeights(config, dtype, 1234);
+  return ConvertGemmWeights(config, model::RandomMotWeights(config, DType::kF32, 1234), dtype);
+}
+
+// KL(p || q) of the softmax distributions of two logit vectors (in f64).
+double KlDivergence(const float* p_logits, const float* q_logits, int64_t n) {
+  auto log_softmax = [n](const float* l, std::vector<double>& out) {
+    double mx = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, static_cast<double>(l[i]));
+    double sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += std::exp(l[i] - mx);
+    const double lse = mx + std::log(sum);
+    out.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = l[i] - lse;
+  };
+  std::vector<double> lp, lq;
+  log_softmax(p_logits, lp);
+  log_softmax(q_logits, lq);
+  double kl = 0;
+  for (size_t i = 0; i < lp.size(); ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
+  return kl;
+}
 
 double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -187,7 +239,7 @@ class TimingBackend final : public backend::Backend {
   void Linear(const float* x, int64_t m, int64_t ldx, const backend::WeightRef& w, float* y,
               int64_t ldy, bool accumulate) override {
     Time(absl::StrCat("Linear [", w.rows, " x ", w.cols, "] ", DTypeName(w.dtype), " m=", m),
-         w.rows * w.cols * DTypeSize(w.dtype),
+         DTypeBytes(w.dtype, w.rows * w.cols),
          [&] { inner_->Linear(x, m, ldx, w, y, ldy, accumulate); });
   }
   void RmsNorm(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
@@ -240,6 +292,61 @@ class TimingBackend final : public backend::Backend {
   backend::Backend* inner_;
 };
 
+// Decodes opt.kl_positions tokens one by one on `model` and on the bf16 model of the same
+// random weights, and fills row->kl_*, top1 and logit_rel_rms.
+absl::Status MeasureKl(const Options& opt, const MotConfig& config, backend::Backend& backend,
+                       model::MotModel& model, const std::vector<int32_t>& bench_tokens, Row* row) {
+  char tmpl[] = "/tmp/mot_bench_kl_XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
+  const std::string dir = std::string(tmpl) + "/ckpt";
+  absl::Status status = [&]() -> absl::Status {
+    MOT_RETURN_IF_ERROR(
+        WriteCheckpoint(dir, config, model::RandomMotWeights(config, DType::kBF16, 1234)));
+    CheckpointOpenOptions open_options;
+    open_options.verify_sha256 = false;
+    MOT_ASSIGN_OR_RETURN(Checkpoint ckpt, Checkpoint::Open(dir, open_options));
+    model::MotModelOptions model_options;
+    model_options.fuse_projections = opt.fuse;
+    MOT_ASSIGN_OR_RETURN(auto ref, model::MotModel::Create(&ckpt, &backend, model_options));
+    const int n = opt.kl_positions;
+    MOT_ASSIGN_OR_RETURN(auto cache_ref,
+                         kv::ContiguousKvCache::Create(kv::ContiguousKvCacheConfig::FromModelConfig(
+                             config, 1, n, DType::kF32)));
+    MOT_ASSIGN_OR_RETURN(auto cache_row,
+                         kv::ContiguousKvCache::Create(kv::ContiguousKvCacheConfig::FromModelConfig(
+                             config, 1, n, DType::kF32)));
+    const int64_t v = config.vocab_size;
+    std::vector<float> lr(static_cast<size_t>(v)), lq(static_cast<size_t>(v));
+    double kl_sum = 0, diff2 = 0, ref2 = 0;
+    int top1 = 0;
+    row->kl_max = 0;
+    for (int i = 0; i < n; ++i) {
+      // The bench's token sequence, repeated; the tower is the token's own.
+      const int32_t token = bench_tokens[static_cast<size_t>(i) % bench_tokens.size()];
+      model::StepBatch step;
+      step.rows.push_back({token, config.TowerOf(token), 0, i, true});
+      MOT_RETURN_IF_ERROR(ref->Forward(step, cache_ref.get(), lr.data()));
+      MOT_RETURN_IF_ERROR(model.Forward(step, cache_row.get(), lq.data()));
+      const double kl = KlDivergence(lr.data(), lq.data(), v);
+      kl_sum += kl;
+      row->kl_max = std::max(row->kl_max, kl);
+      top1 += std::max_element(lr.begin(), lr.end()) - lr.begin() ==
+              std::max_element(lq.begin(), lq.end()) - lq.begin();
+      for (int64_t j = 0; j < v; ++j) {
+        diff2 += (double{lq[j]} - lr[j]) * (double{lq[j]} - lr[j]);
+        ref2 += double{lr[j]} * lr[j];
+      }
+    }
+    row->kl_mean = kl_sum / n;
+    row->top1 = static_cast<double>(top1) / n;
+    row->logit_rel_rms = std::sqrt(diff2 / ref2);
+    return absl::OkStatus();
+  }();
+  std::error_code ec;
+  std::filesystem::remove_all(tmpl, ec);
+  return status;
+}
+
 int Run(const Options& opt, const std::string& command) {
   ThreadPool pool(opt.threads);
   backend::cpu::CpuBackend cpu_backend(&pool);
@@ -263,16 +370,18 @@ int Run(const Options& opt, const std::string& command) {
       std::cerr << "unknown size " << row.size << "\n";
       return 2;
     }
-    const DType dtype =
-        row.dtype == "f32" ? DType::kF32 : (row.dtype == "f16" ? DType::kF16 : DType::kBF16);
+    const DType dtype = *ParseConfigDType(row.dtype);
+    row.dtype = absl::AsciiStrToLower(row.dtype);
     row.towers = config.num_towers();
     char tmpl[] = "/tmp/mot_bench_XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return 1;
     const std::string dir = std::string(tmpl) + "/ckpt";
     std::cerr << spec << ": writing random checkpoint to " << dir << "\n";
     {
-      auto tensors = model::RandomMotWeights(config, dtype, 1234);
-      if (absl::Status s = WriteCheckpoint(dir, config, tensors); !s.ok()) {
+      auto tensors = BenchWeights(config, dtype);
+      absl::Status s = tensors.status();
+      if (s.ok()) s = WriteCheckpoint(dir, config, *tensors);
+      if (!s.ok()) {
         std::cerr << s << "\n";
         return 1;
       }
@@ -402,6 +511,12 @@ int Run(const Options& opt, const std::string& command) {
             e.bytes > 0 ? absl::StrFormat("%.1f", e.bytes / e.seconds / 1e9) : "", " |\n");
       }
     }
+    if (opt.kl_positions > 0 && dtype != DType::kBF16) {
+      if (absl::Status s = MeasureKl(opt, config, backend, **model, tokens, &row); !s.ok()) {
+        std::cerr << s << "\n";
+        return 1;
+      }
+    }
     row.prefill = Summarize(prefill_rates);
     row.decode = Summarize(decode_rates);
     // Bytes read per decoded token: the decode tower's weights plus the K and V of every
@@ -478,6 +593,14 @@ int Run(const Options& opt, const std::string& command) {
        << absl::StrFormat("%.3g", r.kv_logit_diff) << " (max |logit| "
        << absl::StrFormat("%.3g", r.max_logit) << ").\n";
   }
+  for (const Row& r : rows) {
+    if (r.kl_mean < 0) continue;
+    md << "vs bf16 weights, " << r.size << ":" << r.dtype << ", " << opt.kl_positions
+       << " decoded positions: KL(p_bf16 || p) mean " << absl::StrFormat("%.3g", r.kl_mean)
+       << " max " << absl::StrFormat("%.3g", r.kl_max) << " nats; top-1 agreement "
+       << absl::StrFormat("%.1f%%", 100 * r.top1) << "; RMS logit diff / RMS logit "
+       << absl::StrFormat("%.3g", r.logit_rel_rms) << ".\n";
+  }
   md << "Backend " << backend.name() << ", fused QKV/W13: " << (opt.fuse ? "yes" : "no")
      << ". Torch: " << (torch_blas.empty() ? "not run" : torch_blas) << ".\n";
   md << "Commit " << RunCommand(absl::StrCat("git -C ", MOT_SOURCE_DIR, " rev-parse --short HEAD"))
@@ -506,7 +629,11 @@ int Run(const Options& opt, const std::string& command) {
                            {"read_gbs", r.gbs},
                            {"torch_prefill_tok_s", r.torch_prefill.mean},
                            {"torch_decode_tok_s", r.torch_decode.mean},
-                           {"kv_max_logit_diff", r.kv_logit_diff}});
+                           {"kv_max_logit_diff", r.kv_logit_diff},
+                           {"kl_vs_bf16_mean", r.kl_mean},
+                           {"kl_vs_bf16_max", r.kl_max},
+                           {"top1_vs_bf16", r.top1},
+                           {"logit_rel_rms_vs_bf16", r.logit_rel_rms}});
     }
     std::ofstream(opt.json) << j.dump(2) << "\n";
   }
@@ -526,7 +653,7 @@ int main(int argc, char** argv) {
       "read-bandwidth decode bound and the PyTorch oracle; prints one Markdown table.\n"
       "usage: mot_bench [--configs=small:bf16,125m:f32,...] [--prompt=N] [--decode=N] "
       "[--reps=N] [--warmup=N] [--threads=N] [--no-fuse] [--no-oracle] [--profile] "
-      "[--kv_dtype=f32|bf16|f16] [--batch_invariant] [--json=PATH]\n"
+      "[--kv_dtype=f32|bf16|f16] [--batch_invariant] [--kl_positions=N] [--json=PATH]\n"
       "Dashed flag names (--no-fuse) are accepted as well as the underscored ones (--no_fuse).");
   mot::bench::ParseBenchFlags(argc, argv);
 
@@ -549,9 +676,9 @@ int main(int argc, char** argv) {
                        "' is not SIZE[:DTYPE] with SIZE one of small, small-3mod, "
                        "125m, 125m-3mod"));
     }
-    if (parts.size() == 2 && parts[1] != "bf16" && parts[1] != "f16" && parts[1] != "f32") {
+    if (parts.size() == 2 && !mot::bench::ParseConfigDType(parts[1]).has_value()) {
       mot::bench::UsageError(absl::StrCat("--configs: '", spec, "': unknown dtype '", parts[1],
-                                          "' (bf16, f16 or f32)"));
+                                          "' (bf16, f16, f32, Q8_0 or Q4_0)"));
     }
   }
   opt.prompt = absl::GetFlag(FLAGS_prompt);
@@ -564,6 +691,7 @@ int main(int argc, char** argv) {
   opt.profile = absl::GetFlag(FLAGS_profile);
   opt.json = absl::GetFlag(FLAGS_json);
   opt.batch_invariant = absl::GetFlag(FLAGS_batch_invariant);
+  opt.kl_positions = absl::GetFlag(FLAGS_kl_positions);
   const std::string kv_dtype = absl::GetFlag(FLAGS_kv_dtype);
   if (kv_dtype == "bf16") {
     opt.kv_dtype = mot::DType::kBF16;
@@ -575,10 +703,14 @@ int main(int argc, char** argv) {
   for (const auto& [name, value, min] :
        {std::tuple{"prompt", opt.prompt, 1}, std::tuple{"decode", opt.decode, 1},
         std::tuple{"reps", opt.reps, 1}, std::tuple{"warmup", opt.warmup, 0},
-        std::tuple{"threads", opt.threads, 0}}) {
+        std::tuple{"threads", opt.threads, 0}, std::tuple{"kl_positions", opt.kl_positions, 0}}) {
     if (value < min) {
       mot::bench::UsageError(absl::StrCat("--", name, "=", value, ": must be >= ", min));
     }
+  }
+  if (opt.kl_positions > 2048) {
+    mot::bench::UsageError(absl::StrCat("--kl_positions=", opt.kl_positions,
+                                        ": must be <= 2048 (the models' max_seq_len)"));
   }
   if (opt.prompt + opt.decode > 2048) {
     mot::bench::UsageError(absl::StrCat("--prompt + --decode = ", opt.prompt + opt.decode,

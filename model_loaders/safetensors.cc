@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/core/block_quant.h"
 #include "engine/core/status_macros.h"
 #include "model_loaders/internal/file_util.h"
 #include "model_loaders/internal/json_util.h"
@@ -94,7 +95,8 @@ absl::Status ParseEntry(std::string_view file, const std::string& name, const js
   if (!parsed_dtype) {
     if (IsOtherSafetensorsDType(dtype)) {
       return InvalidTensor(
-          file, name, absl::StrCat("unsupported dtype ", dtype, " (supported: F32, F16, BF16)"));
+          file, name,
+          absl::StrCat("unsupported dtype ", dtype, " (supported: F32, F16, BF16, Q8_0, Q4_0)"));
     }
     return InvalidTensor(file, name, absl::StrCat("unknown dtype '", dtype, "'"));
   }
@@ -113,7 +115,24 @@ absl::Status ParseEntry(std::string_view file, const std::string& name, const js
     }
     e->shape.push_back(*dim);
   }
-  const std::optional<int64_t> nbytes = fmt::CheckedNumBytes(e->shape, DTypeSize(e->dtype));
+  std::optional<int64_t> nbytes;
+  if (IsBlockDType(e->dtype)) {
+    // Blocks run along the last dimension: every row holds whole blocks.
+    static_assert(fmt::kQuantBlockElements == kQuantBlock);
+    static_assert(fmt::kQ8_0BlockBytes == DTypeBlockBytes(DType::kQ8_0));
+    static_assert(fmt::kQ4_0BlockBytes == DTypeBlockBytes(DType::kQ4_0));
+    if (e->shape.empty() || e->shape.back() % fmt::kQuantBlockElements != 0) {
+      return InvalidTensor(
+          file, name,
+          absl::StrCat("shape ", ShapeString(e->shape), " of ", dtype,
+                       ": the last dimension must be a multiple of ", fmt::kQuantBlockElements,
+                       " (whole quantization blocks per row)"));
+    }
+    nbytes = fmt::CheckedNumBytes(e->shape, 1);
+    if (nbytes) *nbytes = DTypeBytes(e->dtype, *nbytes);  // smaller than numel * 2: no overflow
+  } else {
+    nbytes = fmt::CheckedNumBytes(e->shape, DTypeSize(e->dtype));
+  }
   if (!nbytes) {
     return InvalidTensor(file, name,
                          absl::StrCat("shape ", ShapeString(e->shape), " of ", dtype,
@@ -299,7 +318,7 @@ absl::StatusOr<Tensor> SafetensorsFile::Get(std::string_view name) const {
   Tensor view = Tensor::View(e->dtype, e->shape, p);
   // Files written by us or by the Python library keep every tensor aligned to its element
   // size; a hand-made file may not, and a misaligned float* is undefined behaviour.
-  if (reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(DTypeSize(e->dtype)) != 0) {
+  if (reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(DTypeAlignment(e->dtype)) != 0) {
     return view.Clone();
   }
   return view;
@@ -329,6 +348,12 @@ absl::StatusOr<WritePlan> PlanWrite(const std::vector<NamedTensor>& tensors,
       return absl::InvalidArgumentError(absl::StrCat(
           "safetensors: tensor '", t.name, "': invalid shape ", ShapeString(t.tensor.shape())));
     }
+    if (IsBlockDType(t.tensor.dtype()) &&
+        (t.tensor.rank() == 0 || t.tensor.shape().back() % kQuantBlock != 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "safetensors: tensor '", t.name, "': shape ", ShapeString(t.tensor.shape()), " of ",
+          DTypeName(t.tensor.dtype()), ": the last dimension must be a multiple of ", kQuantBlock));
+    }
     if (t.tensor.numel() > 0 && t.tensor.data() == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("safetensors: tensor '", t.name, "' has no data"));
@@ -336,8 +361,22 @@ absl::StatusOr<WritePlan> PlanWrite(const std::vector<NamedTensor>& tensors,
     plan.order.push_back(&t);
   }
   // The Python library's order: larger elements first (in its dtype order BF16 sorts after
-  // F16, so it is written first), then by name. It keeps every tensor aligned.
-  auto rank = [](DType d) { return d == DType::kF32 ? 0 : d == DType::kBF16 ? 1 : 2; };
+  // F16, so it is written first), then by name. It keeps every tensor aligned. Q8_0/Q4_0
+  // (ours; blocks of an even number of bytes, 2-byte aligned) come last.
+  auto rank = [](DType d) {
+    switch (d) {
+      case DType::kF32:
+        return 0;
+      case DType::kBF16:
+        return 1;
+      case DType::kF16:
+        return 2;
+      case DType::kQ8_0:
+      case DType::kQ4_0:
+        return 3;
+    }
+    return 3;
+  };
   std::sort(plan.order.begin(), plan.order.end(), [&](const NamedTensor* a, const NamedTensor* b) {
     const int ra = rank(a->tensor.dtype()), rb = rank(b->tensor.dtype());
     return ra != rb ? ra < rb : a->name < b->name;

@@ -7,8 +7,9 @@
 // sizes that match dtype x shape, "__metadata__" as a string map) and fails with the file,
 // the tensor and the reason named. Tensors are zero-copy views into the mapping: they are
 // valid while the SafetensorsFile (or a copy of its shared mapping, see mapping()) lives.
-// Only F32, F16 and BF16 tensors are accepted; other safetensors dtypes are an error
-// naming the tensor. Byte layout: safetensors_format.h.
+// F32, F16 and BF16 tensors are accepted, and our own block-quantized Q8_0 and Q4_0 (last
+// dimension a multiple of 32); other safetensors dtypes are an error naming the tensor.
+// Byte layout: safetensors_format.h.
 // Thread rule: immutable after Open; const methods from any thread.
 #ifndef MOT_MODEL_LOADERS_SAFETENSORS_H_
 #define MOT_MODEL_LOADERS_SAFETENSORS_H_

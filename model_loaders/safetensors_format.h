@@ -8,6 +8,15 @@
 // Python library pads the header with spaces to a multiple of 8 bytes and writes tensors
 // ordered by dtype size (largest first), then by name, so every tensor is aligned to its
 // element size in a page-aligned mapping; our writer does the same, byte for byte.
+// Our own dtypes (not the Python library's; it refuses them): "Q8_0" and "Q4_0", block-
+// quantized GEMM weights in llama.cpp's block layout (engine/core/block_quant.h):
+//   Q8_0: per 32 consecutive elements of the last dimension, 34 bytes: f16 scale d, then
+//         32 int8 q; x = d * q.
+//   Q4_0: per 32 elements, 18 bytes: f16 scale d, then 16 bytes; element j < 16 is the low
+//         nibble of byte j, element j + 16 its high nibble; x = d * (nibble - 8).
+// Shape rule: rank >= 1 and the last dimension a multiple of 32 (the reader refuses others,
+// naming the tensor); the byte size is numel / 32 * block bytes. The writer places them
+// after every F32/BF16 tensor (beside F16), so their 2-byte scales stay aligned.
 // Thread rule: constants and pure functions.
 #ifndef MOT_MODEL_LOADERS_SAFETENSORS_FORMAT_H_
 #define MOT_MODEL_LOADERS_SAFETENSORS_FORMAT_H_
@@ -27,6 +36,11 @@ inline constexpr char kMetadataKey[] = "__metadata__";
 // The product of `shape`, or nullopt when a dimension is negative or the product (or the
 // product times `element_size` bytes) does not fit in int64.
 std::optional<int64_t> CheckedNumBytes(const std::vector<int64_t>& shape, int64_t element_size);
+
+// Elements per quantization block of Q8_0 / Q4_0, and bytes per block.
+inline constexpr int64_t kQuantBlockElements = 32;
+inline constexpr int64_t kQ8_0BlockBytes = 34;
+inline constexpr int64_t kQ4_0BlockBytes = 18;
 
 }  // namespace mot::safetensors_format
 

@@ -1,6 +1,8 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 #include "engine/core/dtype.h"
 
+#include "engine/core/block_quant.h"
+
 namespace mot {
 
 const char* DTypeName(DType t) {
@@ -11,6 +13,10 @@ const char* DTypeName(DType t) {
       return "F16";
     case DType::kBF16:
       return "BF16";
+    case DType::kQ8_0:
+      return "Q8_0";
+    case DType::kQ4_0:
+      return "Q4_0";
   }
   return "?";
 }
@@ -19,6 +25,8 @@ std::optional<DType> ParseDType(std::string_view name) {
   if (name == "F32") return DType::kF32;
   if (name == "F16") return DType::kF16;
   if (name == "BF16") return DType::kBF16;
+  if (name == "Q8_0") return DType::kQ8_0;
+  if (name == "Q4_0") return DType::kQ4_0;
   return std::nullopt;
 }
 
@@ -86,6 +94,12 @@ void ConvertToF32(DType src_type, const void* src, int64_t n, float* dst) {
       for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(s[i]);
       return;
     }
+    case DType::kQ8_0:
+      DequantizeQ8_0(static_cast<const BlockQ8_0*>(src), n, dst);
+      return;
+    case DType::kQ4_0:
+      DequantizeQ4_0(static_cast<const BlockQ4_0*>(src), n, dst);
+      return;
   }
 }
 
@@ -104,6 +118,12 @@ void ConvertFromF32(const float* src, int64_t n, DType dst_type, void* dst) {
       for (int64_t i = 0; i < n; ++i) d[i] = F32ToF16(src[i]);
       return;
     }
+    case DType::kQ8_0:
+      QuantizeQ8_0(src, n, static_cast<BlockQ8_0*>(dst));
+      return;
+    case DType::kQ4_0:
+      QuantizeQ4_0(src, n, static_cast<BlockQ4_0*>(dst));
+      return;
   }
 }
 

@@ -39,7 +39,8 @@ class Tensor {
   int rank() const { return static_cast<int>(shape_.size()); }
   int64_t dim(int i) const { return shape_[static_cast<size_t>(i)]; }
   int64_t numel() const { return numel_; }
-  int64_t nbytes() const { return numel_ * DTypeSize(dtype_); }
+  // Block dtypes: REQUIRES the last dimension to be a multiple of 32 (as every reader checks).
+  int64_t nbytes() const { return DTypeBytes(dtype_, numel_); }
   bool empty() const { return data_ == nullptr; }
   bool owns_data() const { return buffer_ != nullptr; }
 

@@ -23,6 +23,11 @@ absl::StatusOr<std::unique_ptr<ContiguousKvCache>> ContiguousKvCache::Create(
   MOT_RETURN_IF_ERROR(check("kv_dim", config.kv_dim));
   MOT_RETURN_IF_ERROR(check("max_seqs", config.max_seqs));
   MOT_RETURN_IF_ERROR(check("max_seq_len", config.max_seq_len));
+  if (IsBlockDType(config.dtype)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ContiguousKvCache: dtype ", DTypeName(config.dtype),
+                     " is a weight-only block dtype (KV storage: F32, BF16 or F16)"));
+  }
   // 2 (k, v) * layers * seqs * len * kv_dim elements, checked against overflow.
   const long double bytes = 2.0L * config.num_layers * config.max_seqs * config.max_seq_len *
                             static_cast<long double>(config.kv_dim) * DTypeSize(config.dtype);

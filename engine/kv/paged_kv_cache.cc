@@ -47,6 +47,11 @@ absl::StatusOr<std::vector<PoolConfig>> PagedKvCache::SplitBudget(int64_t budget
                                                      "].share must be finite and >= 0, got ",
                                                      shares[p].share));
     }
+    if (IsBlockDType(shares[p].dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PagedKvCache::SplitBudget: field shares[", p, "].dtype ", DTypeName(shares[p].dtype),
+          " is a weight-only block dtype (KV storage: F32, BF16 or F16)"));
+    }
     total += shares[p].share;
   }
   if (total <= 0) {
@@ -80,6 +85,11 @@ absl::StatusOr<std::unique_ptr<PagedKvCache>> PagedKvCache::Create(
         absl::StrCat("PagedKvCacheConfig: field kv_dim must be >= 1, got ", config.kv_dim));
   }
   for (size_t p = 0; p < config.pools.size(); ++p) {
+    if (IsBlockDType(config.pools[p].dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PagedKvCacheConfig: pools[", p, "].dtype ", DTypeName(config.pools[p].dtype),
+          " is a weight-only block dtype (KV storage: F32, BF16 or F16)"));
+    }
     // In long double: 2 * layers * blocks * block_size * kv_dim * size can overflow int64.
     const long double bytes = 2.0L * config.num_layers * config.pools[p].num_blocks *
                               config.block_size * static_cast<long double>(config.kv_dim) *

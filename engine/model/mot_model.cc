@@ -82,7 +82,7 @@ WeightRef MotModel::Fuse(const std::vector<WeightRef>& parts) {
   // 2 MiB-aligned and advised as huge pages: a decode step streams these once per token,
   // and fewer TLB misses let the stream run closer to the memory bandwidth.
   constexpr size_t kHuge = size_t{2} << 20;
-  const size_t bytes = static_cast<size_t>(rows * cols * DTypeSize(dtype));
+  const size_t bytes = static_cast<size_t>(DTypeBytes(dtype, rows * cols));
   const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
   void* mem = std::aligned_alloc(kHuge, rounded);
   if (mem == nullptr) return WeightRef{};  // the caller falls back to the unfused parts
@@ -90,7 +90,7 @@ WeightRef MotModel::Fuse(const std::vector<WeightRef>& parts) {
   fused_storage_.emplace_back(mem, &std::free);
   auto* dst = static_cast<uint8_t*>(mem);
   for (const WeightRef& p : parts) {
-    const size_t n = static_cast<size_t>(p.rows * p.cols * DTypeSize(dtype));
+    const size_t n = static_cast<size_t>(DTypeBytes(dtype, p.rows * p.cols));
     std::memcpy(dst, p.data, n);
     dst += n;
   }
@@ -177,9 +177,9 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
 }
 
 int64_t MotModel::WeightBytesPerToken(int tower) const {
-  auto bytes = [](const WeightRef& w) { return w.rows * w.cols * DTypeSize(w.dtype); };
+  auto bytes = [](const WeightRef& w) { return DTypeBytes(w.dtype, w.rows * w.cols); };
   const int64_t norm_floats = config_.norm_type == NormType::kLayer ? 2 : 1;
-  int64_t total = config_.dim * DTypeSize(embeddings_.dtype) + bytes(lm_head_);
+  int64_t total = DTypeBytes(embeddings_.dtype, config_.dim) + bytes(lm_head_);
   total += norm_floats * config_.dim * 4;
   for (const auto& layer : layers_) {
     const TowerLayer& t = layer[static_cast<size_t>(tower)];

@@ -62,6 +62,11 @@ TEST(PagedKvCacheTest, CreateRejectsBadConfigNamingTheField) {
   c.block_size = 0;
   EXPECT_THAT(PagedKvCache::Create(c).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("block_size")));
+  c = SmallConfig();
+  c.pools[1].dtype = DType::kQ4_0;  // the block dtypes are for GEMM weights only
+  EXPECT_THAT(PagedKvCache::Create(c).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("pools[1].dtype Q4_0 is a weight-only block dtype")));
 }
 
 TEST(PagedKvCacheTest, TooLargeStorageIsResourceExhaustedNamingThePool) {

@@ -40,6 +40,10 @@ TEST(ContiguousKvCacheTest, RejectsBadSizes) {
   c.kv_dim = int64_t{1} << 40;
   EXPECT_THAT(ContiguousKvCache::Create(c),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("bytes")));
+  // The block dtypes are for GEMM weights only.
+  EXPECT_THAT(ContiguousKvCache::Create(SmallConfig(1, 8, DType::kQ8_0)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dtype Q8_0 is a weight-only block dtype")));
 }
 
 TEST(ContiguousKvCacheTest, FromModelConfigTakesLayersAndKvDim) {

@@ -27,6 +27,10 @@ CpuBackend::CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa)
       isa_(ResolveIsa(forced_isa)),
       name_(std::string("cpu-") + IsaName(isa_)),
       kernels_(&KernelsFor(isa_)),
+      linear_quantized_(kernels_->linear_quantized_vnni != nullptr &&
+                                DetectCpuFeatures().avx512_vnni
+                            ? kernels_->linear_quantized_vnni
+                            : kernels_->linear_quantized),
       scratch_(static_cast<size_t>(pool->num_threads())) {
   // sgemm is called from every pool thread on its own column range: OpenBLAS's own threads
   // would oversubscribe the cores (bench/results/backend_2026-11-23.md compares the two).
@@ -34,6 +38,11 @@ CpuBackend::CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa)
 }
 
 CpuBackend::~CpuBackend() = default;
+
+bool CpuBackend::uses_vnni() const {
+  return kernels_->linear_quantized_vnni != nullptr &&
+         linear_quantized_ == kernels_->linear_quantized_vnni;
+}
 
 float* CpuBackend::Scratch(int thread, int64_t floats) {
   auto& buf = scratch_[static_cast<size_t>(thread)];
@@ -50,6 +59,10 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
     }
     return;
   }
+  if (IsBlockDType(w.dtype) && (batch_invariant_ || m <= kQuantizedIntegerM)) {
+    LinearQuantized(x, m, ldx, w, y, ldy, accumulate);
+    return;
+  }
   if (batch_invariant_) {
     LinearInvariant(x, m, ldx, w, y, ldy, accumulate);
     return;
@@ -58,7 +71,7 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
     LinearSmall(x, m, ldx, w, y, ldy, accumulate);
     return;
   }
-  if (w.dtype != DType::kF32 && m <= kChunkedM) {
+  if ((w.dtype == DType::kBF16 || w.dtype == DType::kF16) && m <= kChunkedM) {
     // Balanced chunks of at most kSmallM rows, each streaming the weights once.
     const int64_t chunks = (m + kSmallM - 1) / kSmallM;
     for (int64_t c = 0, begin = 0; c < chunks; ++c) {
@@ -71,16 +84,45 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
   LinearLarge(x, m, ldx, w, y, ldy, accumulate);
 }
 
-void CpuBackend::LinearSmall(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
-                             int64_t ldy, bool accumulate) {
-  // Chunks of whole cache lines of the weight, and of 16 outputs (a line of y), and of at
-  // least 64 KiB of weights so that a tiny matrix is not split (a pool wake-up costs a few
-  // microseconds, about what 64 KiB takes to stream).
-  const int64_t row_bytes = w.cols * DTypeSize(w.dtype);
+// Output rows per parallel chunk of a streaming Linear: whole cache lines of the weight, 16
+// outputs (a line of y), and at least 64 KiB of weights so that a tiny matrix is not split
+// (a pool wake-up costs a few microseconds, about what 64 KiB takes to stream).
+int64_t CpuBackend::StreamGrain(const WeightRef& w) {
+  const int64_t row_bytes = std::max<int64_t>(1, DTypeBytes(w.dtype, w.cols));
   const int64_t line_rows = 64 / std::gcd<int64_t>(row_bytes, 64);
   int64_t grain = std::lcm<int64_t>(16, line_rows);
   const int64_t min_rows = (65536 + row_bytes - 1) / row_bytes;
   grain *= (min_rows + grain - 1) / grain;
+  return grain;
+}
+
+void CpuBackend::LinearQuantized(const float* x, int64_t m, int64_t ldx, const WeightRef& w,
+                                 float* y, int64_t ldy, bool accumulate) {
+  // The input rows are quantized once (m * cols elements, small beside rows * cols weights),
+  // then every thread streams its output rows' weight blocks against all of them.
+  assert(w.cols % kQuantBlock == 0 && "block-dtype rows hold whole blocks (loaders check)");
+  const int64_t nb = w.cols / kQuantBlock;
+  if (static_cast<int64_t>(xq_.size()) < m * w.cols) xq_.resize(static_cast<size_t>(m * w.cols));
+  if (static_cast<int64_t>(xq_scales_.size()) < 2 * m * nb) {
+    xq_scales_.resize(static_cast<size_t>(2 * m * nb));
+  }
+  int8_t* q = xq_.data();
+  float* d = xq_scales_.data();
+  float* s = d + m * nb;
+  const Kernels* k = kernels_;
+  pool_->ParallelFor(m, GrainFor(w.cols), [&](int64_t begin, int64_t end, int) {
+    k->quantize_rows(x, ldx, begin, end, w.cols, q, d, s);
+  });
+  const QuantizedRows xq{q, d, s, m, w.cols};
+  const auto kernel = linear_quantized_;
+  pool_->ParallelFor(w.rows, StreamGrain(w), [&](int64_t begin, int64_t end, int) {
+    kernel(xq, w, begin, end, y, ldy, accumulate);
+  });
+}
+
+void CpuBackend::LinearSmall(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                             int64_t ldy, bool accumulate) {
+  const int64_t grain = StreamGrain(w);
   const Kernels* k = kernels_;
   pool_->ParallelFor(w.rows, grain, [&](int64_t begin, int64_t end, int) {
     k->linear_small_m(x, m, ldx, w, begin, end, y, ldy, accumulate);
@@ -90,11 +132,8 @@ void CpuBackend::LinearSmall(const float* x, int64_t m, int64_t ldx, const Weigh
 void CpuBackend::LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w,
                                  float* y, int64_t ldy, bool accumulate) {
   // Same thread split as LinearSmall (whole cache lines, >= 64 KiB of weights per range).
-  const int64_t row_bytes = w.cols * DTypeSize(w.dtype);
-  const int64_t line_rows = 64 / std::gcd<int64_t>(row_bytes, 64);
-  int64_t grain = std::lcm<int64_t>(16, line_rows);
-  const int64_t min_rows = (65536 + row_bytes - 1) / row_bytes;
-  grain *= (min_rows + grain - 1) / grain;
+  const int64_t row_bytes = DTypeBytes(w.dtype, w.cols);
+  const int64_t grain = StreamGrain(w);
   // A panel of output rows is read once from memory and then from cache for every chunk
   // of input rows; with m <= chunk it is one pass, as LinearSmall.
   const int64_t panel = std::max<int64_t>(16, (262144 / row_bytes) / 16 * 16);
@@ -126,10 +165,10 @@ void CpuBackend::LinearLarge(const float* x, int64_t m, int64_t ldx, const Weigh
     });
     return;
   }
-  // bf16 / f16: convert a panel of output rows to f32 (about 4 MiB per thread), then sgemm
-  // on it. Every sgemm call repacks x, so fewer, larger panels win: measured with
-  // backend_bench (CPU-time GFLOP/s, 2 threads, m = 512), 4 MiB panels ran ~5-10% faster
-  // than 256 KiB or 1 MiB ones (bench/results/backend_2026-11-23.md).
+  // bf16 / f16 / Q8_0 / Q4_0: convert (dequantize) a panel of output rows to f32 (about 4 MiB per
+  // thread), then sgemm on it. Every sgemm call repacks x, so fewer, larger panels win: measured
+  // with backend_bench (CPU-time GFLOP/s, 2 threads, m = 512), 4 MiB panels ran ~5-10% faster than
+  // 256 KiB or 1 MiB ones (bench/results/backend_2026-11-23.md).
   const int64_t panel = std::clamp<int64_t>((1048576 / k) / 16 * 16, 16, 4096);
   for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, panel * k);
   const Kernels* kern = kernels_;

@@ -10,6 +10,12 @@
 // from every pool thread on its own range of output rows. Construction therefore sets
 // OpenBLAS to one thread per call (openblas_set_num_threads(1), a process-wide setting) so
 // that OpenBLAS's threads and the pool's never oversubscribe the cores.
+// Q8_0 / Q4_0 weights (block_quant.h): up to kQuantizedIntegerM rows, and any m in the
+// batch-invariant mode, quantize the input rows per 32-block to int8 once per call and take
+// integer dot products (Kernels::linear_quantized; AVX-512 VNNI's vpdpbusd where CPUID has
+// it, else vpmaddubsw); more rows dequantize panels of weights for sgemm, as bf16 does.
+// The integer path adds the activations' int8 rounding (relative ~1/254 per block) to the
+// weights' own.
 // Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
 // whatever m is (Kernels::linear_invariant over chunks of <= invariant_max_m rows, never
 // sgemm), so a sequence's logits are bitwise the same alone or batched with others. The
@@ -33,6 +39,7 @@
 namespace mot::backend::cpu {
 
 struct Kernels;
+struct QuantizedRows;
 
 class CpuBackend final : public Backend {
  public:
@@ -43,12 +50,20 @@ class CpuBackend final : public Backend {
   // 768x2048-class matrices, measured (bench/results/backend_2026-11-23.md). f32 weights
   // go to sgemm from m = 9.
   static constexpr int64_t kChunkedM = 16;
+  // Q8_0/Q4_0 weights with m up to this take the integer path; above, dequantized panels
+  // and sgemm. Measured with backend_bench --dtypes=Q8_0,Q4_0 --prefill_m=17,32,64, with
+  // and without --batch_invariant (which forces the integer path), AVX2 EPYC, 2 threads:
+  // at m = 17 the integer path took 0.5-0.75x sgemm's time, at m = 32 0.8-1.2x (a tie),
+  // at m = 64 1.1-1.4x (bench/results/quantized_2026-12-02.md).
+  static constexpr int64_t kQuantizedIntegerM = 32;
 
   // REQUIRES: pool != nullptr and outlives the backend.
   explicit CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa = std::nullopt);
   ~CpuBackend() override;
 
   IsaLevel isa() const { return isa_; }
+  // Whether Q8_0/Q4_0 Linear runs the AVX-512 VNNI kernel.
+  bool uses_vnni() const;
 
   // Turns the batch-invariant mode on or off (off at construction). Takes effect at the
   // next op.
@@ -78,6 +93,11 @@ class CpuBackend final : public Backend {
   void Add(const float* x, int64_t ldx, int64_t rows, int64_t cols, float* y, int64_t ldy) override;
 
  private:
+  // Linear with Q8_0/Q4_0 weights on the integer path, split over output rows.
+  void LinearQuantized(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                       int64_t ldy, bool accumulate);
+  // Output rows per thread chunk for a streaming Linear over w.
+  static int64_t StreamGrain(const WeightRef& w);
   // Linear for m <= kSmallM, split over output rows.
   void LinearSmall(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                    int64_t ldy, bool accumulate);
@@ -98,7 +118,12 @@ class CpuBackend final : public Backend {
   IsaLevel isa_;
   std::string name_;
   const Kernels* kernels_;
+  // kernels_->linear_quantized, or its VNNI variant where the CPU has AVX512_VNNI.
+  void (*linear_quantized_)(const QuantizedRows&, const WeightRef&, int64_t, int64_t, float*,
+                            int64_t, bool);
   bool batch_invariant_ = false;
+  std::vector<int8_t> xq_;                   // LinearQuantized's quantized input rows
+  std::vector<float> xq_scales_;             // and their per-block d and s
   std::vector<std::vector<float>> scratch_;  // one per pool thread
   std::vector<int64_t> attention_bounds_;    // per-thread (row, head) ranges of Attention
   // Rotary inverse frequencies theta^(-2i/head_dim), cached for the last (head_dim, theta).

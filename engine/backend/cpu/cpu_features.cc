@@ -41,6 +41,7 @@ CpuFeatures Detect() {
   const bool avx512vl = (ebx >> 31) & 1;
   f.avx2 = ymm_state && avx2 && fma && f16c;
   f.avx512 = f.avx2 && zmm_state && avx512f && avx512bw && avx512vl;
+  f.avx512_vnni = f.avx512 && ((ecx >> 11) & 1);
   if (f.avx512) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f.avx512_bf16 = (eax >> 5) & 1;

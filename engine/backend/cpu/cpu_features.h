@@ -26,6 +26,7 @@ struct CpuFeatures {
   bool avx2 = false;    // AVX2 + FMA + F16C, with YMM state enabled by the OS
   bool avx512 = false;  // AVX-512 F/BW/VL, with opmask/ZMM state enabled by the OS
   bool avx512_bf16 = false;
+  bool avx512_vnni = false;  // AVX512_VNNI (vpdpbusd), with avx512 (so also VL)
 };
 
 // What this machine supports (computed once).

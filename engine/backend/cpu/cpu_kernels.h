@@ -10,12 +10,26 @@
 #ifndef MOT_ENGINE_BACKEND_CPU_CPU_KERNELS_H_
 #define MOT_ENGINE_BACKEND_CPU_CPU_KERNELS_H_
 
+#include <cassert>
 #include <cstdint>
 
 #include "engine/backend/backend.h"
 #include "engine/backend/cpu/cpu_features.h"
+#include "engine/core/block_quant.h"
 
 namespace mot::backend::cpu {
+
+// Input rows quantized for the integer dot products of Q8_0 / Q4_0 weights (made by
+// Kernels::quantize_rows): row i, block b (inputs 32b .. 32b+31) is q[i * cols + 32b + j]
+// (int8, |q| <= 127), scale d[i * nb + b] (f32) and s[i * nb + b] = d * sum_j q (Q4_0's
+// weights are nibble - 8: the -8 part is -8 * d_w * s), nb = cols / 32.
+struct QuantizedRows {
+  const int8_t* q = nullptr;
+  const float* d = nullptr;
+  const float* s = nullptr;
+  int64_t m = 0;
+  int64_t cols = 0;
+};
 
 struct Kernels {
   IsaLevel level;
@@ -32,8 +46,24 @@ struct Kernels {
                            int64_t o_begin, int64_t o_end, float* y, int64_t ldy, bool accumulate);
   int64_t invariant_max_m;
 
-  // dst[(r - r_begin) * w.cols + c] = w[r, c] as f32, for r in [r_begin, r_end).
+  // dst[(r - r_begin) * w.cols + c] = w[r, c] as f32, for r in [r_begin, r_end) (block
+  // dtypes dequantized).
   void (*convert_rows)(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst);
+
+  // Quantizes rows [r_begin, r_end) of x into (q, d, s) as QuantizedRows describes; the
+  // same bits at every level. REQUIRES: cols % 32 == 0.
+  void (*quantize_rows)(const float* x, int64_t ldx, int64_t r_begin, int64_t r_end, int64_t cols,
+                        int8_t* q, float* d, float* s);
+  // For output rows o in [o_begin, o_end) and i in [0, xq.m):
+  // y[i, o] (+)= sum over blocks b of d_w[o, b] * d_x[i, b] * (int dot of the block), with
+  // w Q8_0 or Q4_0 and xq.cols == w.cols. Any m; a row's sum is the same whatever m
+  // (batch-invariant). REQUIRES: IsBlockDType(w.dtype), w.cols % 32 == 0.
+  void (*linear_quantized)(const QuantizedRows& xq, const WeightRef& w, int64_t o_begin,
+                           int64_t o_end, float* y, int64_t ldy, bool accumulate);
+  // linear_quantized with AVX-512 VNNI dot products (vpdpbusd): bitwise the same results.
+  // Null in tables without one; CpuBackend uses it only where CPUID says AVX512_VNNI.
+  void (*linear_quantized_vnni)(const QuantizedRows& xq, const WeightRef& w, int64_t o_begin,
+                                int64_t o_end, float* y, int64_t ldy, bool accumulate);
 
   void (*rms_norm_rows)(const float* x, int64_t r_begin, int64_t r_end, int64_t dim, int64_t ldx,
                         const float* weight, float eps, float* y, int64_t ldy);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/backend/cpu/cpu_kernels.h"
 
@@ -43,7 +44,7 @@ inline float HorizontalSum(__m256 v) {
 template <DType T, int M, int U>
 inline void LinearRow(const float* x, int64_t ldx, const char* w, int64_t cols, int64_t o, float* y,
                       int64_t ldy, bool accumulate) {
-  const char* row = w + o * cols * DTypeSize(T);
+  const char* row = w + DTypeBytes(T, o * cols);
   __m256 acc[M][U];
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) {
@@ -123,13 +124,14 @@ void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w,
 template <DType T>
 void ConvertRowsSimd(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
   const int64_t n = (r_end - r_begin) * w.cols;
-  const char* src = static_cast<const char*>(w.data) + r_begin * w.cols * DTypeSize(T);
+  const char* src = static_cast<const char*>(w.data) + DTypeBytes(T, r_begin * w.cols);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, Load8<T>(src, i));
   for (; i < n; ++i) dst[i] = LoadAs<T>(src, i);
 }
 
 void ConvertRows(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
+  if (IsBlockDType(w.dtype)) return DequantizeRows(w, r_begin, r_end, dst);
   VisitDType(w.dtype, [&]<DType T>() { ConvertRowsSimd<T>(w, r_begin, r_end, dst); });
 }
 
@@ -165,6 +167,9 @@ void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* s
   AttentionPairsWith<Avx2AttentionOps>(a, begin, end, scratch);
 }
 
+// LinearQuantized: vpmaddubsw + vpmaddwd integer dot products.
+#include "engine/backend/cpu/quant_kernels_x86.inc"
+
 }  // namespace
 
 const Kernels kAvx2Kernels = {
@@ -173,6 +178,9 @@ const Kernels kAvx2Kernels = {
     .linear_invariant = LinearInvariant,
     .invariant_max_m = 4,
     .convert_rows = ConvertRows,
+    .quantize_rows = QuantizeRowsGeneric,
+    .linear_quantized = LinearQuantized,
+    .linear_quantized_vnni = nullptr,
     .rms_norm_rows = RmsNormRowsGeneric,
     .layer_norm_rows = LayerNormRowsGeneric,
     .swiglu_rows = SwiGluRowsGeneric,

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/backend/cpu/cpu_kernels.h"
 
@@ -53,7 +54,7 @@ inline __m512 Load16Masked(const char* p, int64_t i, __mmask16 k) {
 template <DType T, int M, int U>
 inline void LinearRow(const float* x, int64_t ldx, const char* w, int64_t cols, int64_t o, float* y,
                       int64_t ldy, bool accumulate) {
-  const char* row = w + o * cols * DTypeSize(T);
+  const char* row = w + DTypeBytes(T, o * cols);
   __m512 acc[M][U];
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) {
@@ -133,7 +134,7 @@ void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w,
 template <DType T>
 void ConvertRowsSimd(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
   const int64_t n = (r_end - r_begin) * w.cols;
-  const char* src = static_cast<const char*>(w.data) + r_begin * w.cols * DTypeSize(T);
+  const char* src = static_cast<const char*>(w.data) + DTypeBytes(T, r_begin * w.cols);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, Load16<T>(src, i));
   if (i < n) {
@@ -143,6 +144,7 @@ void ConvertRowsSimd(const WeightRef& w, int64_t r_begin, int64_t r_end, float* 
 }
 
 void ConvertRows(const WeightRef& w, int64_t r_begin, int64_t r_end, float* dst) {
+  if (IsBlockDType(w.dtype)) return DequantizeRows(w, r_begin, r_end, dst);
   VisitDType(w.dtype, [&]<DType T>() { ConvertRowsSimd<T>(w, r_begin, r_end, dst); });
 }
 
@@ -296,6 +298,23 @@ void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* s
   }
 }
 
+// LinearQuantized on 256-bit vectors (AVX-512VL): vpmaddubsw + vpmaddwd for AVX-512 CPUs
+// without VNNI (Skylake-SP) ...
+#include "engine/backend/cpu/quant_kernels_x86.inc"
+
+// ... and the same kernel with vpdpbusd (AVX512_VNNI + VL: Cascade Lake, Ice Lake, Sapphire
+// Rapids, Zen 4), compiled for that target only; CpuBackend calls it only where CPUID says
+// AVX512_VNNI. (Not run on the machine this was written on, an AVX2-only EPYC: the kernel
+// tests exercise it wherever the CPU has VNNI.)
+namespace vnni {
+#pragma GCC push_options
+#pragma GCC target("avx512vnni")
+#define MOT_QUANT_DOT_VNNI 1
+#include "engine/backend/cpu/quant_kernels_x86.inc"
+#undef MOT_QUANT_DOT_VNNI
+#pragma GCC pop_options
+}  // namespace vnni
+
 }  // namespace
 
 const Kernels kAvx512Kernels = {
@@ -304,6 +323,9 @@ const Kernels kAvx512Kernels = {
     .linear_invariant = LinearInvariant,
     .invariant_max_m = 8,
     .convert_rows = ConvertRows,
+    .quantize_rows = QuantizeRowsGeneric,
+    .linear_quantized = LinearQuantized,
+    .linear_quantized_vnni = vnni::LinearQuantized,
     .rms_norm_rows = RmsNormRowsGeneric,
     .layer_norm_rows = LayerNormRowsGeneric,
     .swiglu_rows = SwiGluRowsGeneric,

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/core/block_quant.h"
+
 namespace mot::backend::cpu {
 
 float LoadWeight(const void* data, DType t, int64_t i) {
@@ -16,8 +18,71 @@ float LoadWeight(const void* data, DType t, int64_t i) {
       return BF16ToF32(static_cast<const uint16_t*>(data)[i]);
     case DType::kF16:
       return F16ToF32(static_cast<const uint16_t*>(data)[i]);
+    case DType::kQ8_0: {
+      const BlockQ8_0& b = static_cast<const BlockQ8_0*>(data)[i / kQuantBlock];
+      return F16ToF32(b.d) * static_cast<float>(b.qs[i % kQuantBlock]);
+    }
+    case DType::kQ4_0: {
+      const BlockQ4_0& b = static_cast<const BlockQ4_0*>(data)[i / kQuantBlock];
+      const int64_t j = i % kQuantBlock;
+      const int nibble = j < kQuantBlock / 2 ? b.qs[j] & 0x0f : b.qs[j - kQuantBlock / 2] >> 4;
+      return F16ToF32(b.d) * static_cast<float>(nibble - 8);
+    }
   }
   return 0.0f;
+}
+
+void QuantizeRowRef(const float* x, int64_t cols, int8_t* q, float* d, float* s) {
+  for (int64_t b = 0; b < cols / kQuantBlock; ++b) {
+    float amax = 0.0f;
+    for (int64_t j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::abs(x[b * 32 + j]));
+    const float db = amax / 127.0f;
+    const float id = db != 0.0f ? 1.0f / db : 0.0f;
+    int64_t sum = 0;
+    for (int64_t j = 0; j < kQuantBlock; ++j) {
+      const float v = std::nearbyint(x[b * kQuantBlock + j] * id);
+      q[b * kQuantBlock + j] = static_cast<int8_t>(v);
+      sum += static_cast<int64_t>(v);
+    }
+    d[b] = db;
+    s[b] = db * static_cast<float>(sum);
+  }
+}
+
+void LinearQuantizedRef(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                        int64_t ldy, bool accumulate) {
+  const int64_t nb = w.cols / kQuantBlock;
+  std::vector<int8_t> q(static_cast<size_t>(w.cols));
+  std::vector<float> d(static_cast<size_t>(nb)), s(static_cast<size_t>(nb));
+  for (int64_t i = 0; i < m; ++i) {
+    QuantizeRowRef(x + i * ldx, w.cols, q.data(), d.data(), s.data());
+    for (int64_t o = 0; o < w.rows; ++o) {
+      double acc = 0.0;
+      for (int64_t b = 0; b < nb; ++b) {
+        // The block's weights as integers (Q4_0: the nibble, its -8 applied below).
+        int64_t dot = 0;
+        float dw = 0.0f;
+        for (int64_t j = 0; j < kQuantBlock; ++j) {
+          const int64_t e = (o * nb + b) * kQuantBlock + j;
+          int wq;
+          if (w.dtype == DType::kQ8_0) {
+            const BlockQ8_0& blk = static_cast<const BlockQ8_0*>(w.data)[e / kQuantBlock];
+            wq = blk.qs[j];
+            dw = F16ToF32(blk.d);
+          } else {
+            const BlockQ4_0& blk = static_cast<const BlockQ4_0*>(w.data)[e / kQuantBlock];
+            wq = j < kQuantBlock / 2 ? blk.qs[j] & 0x0f : blk.qs[j - kQuantBlock / 2] >> 4;
+            dw = F16ToF32(blk.d);
+          }
+          dot += int64_t{wq} * q[static_cast<size_t>(b * kQuantBlock + j)];
+        }
+        acc += static_cast<double>(dw) * d[static_cast<size_t>(b)] * static_cast<double>(dot);
+        if (w.dtype == DType::kQ4_0) acc -= 8.0 * dw * s[static_cast<size_t>(b)];
+      }
+      float& out = y[i * ldy + o];
+      out = accumulate ? static_cast<float>(out + acc) : static_cast<float>(acc);
+    }
+  }
 }
 
 void LinearRef(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,

@@ -20,6 +20,14 @@ float LoadWeight(const void* data, DType t, int64_t i);
 
 void LinearRef(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
                bool accumulate);
+// The quantized-activation Linear of Q8_0/Q4_0 weights (the oracle of
+// Kernels::linear_quantized): each row of x quantized by QuantizeRowRef, exact integer dot
+// products per 32-block, scaled and summed in f64. REQUIRES: IsBlockDType(w.dtype).
+void LinearQuantizedRef(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                        int64_t ldy, bool accumulate);
+// One row of `cols` inputs (a multiple of 32) quantized as cpu_kernels.h's QuantizedRows:
+// per block d = max|x| / 127, q = nearest-even(x / d), s = d * sum q.
+void QuantizeRowRef(const float* x, int64_t cols, int8_t* q, float* d, float* s);
 void RmsNormRef(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
                 float eps, float* y, int64_t ldy);
 void LayerNormRef(const float* x, int64_t rows, int64_t dim, int64_t ldx, const float* weight,
