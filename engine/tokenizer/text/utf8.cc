@@ -44,6 +44,16 @@ Utf8Prefix ClassifyUtf8Prefix(std::string_view s) {
   return {Utf8Prefix::kComplete, static_cast<size_t>(li.length), cp};
 }
 
+size_t IllFormedPrefixLength(std::string_view s) {
+  size_t end = 0;
+  while (end < s.size()) {
+    const Utf8Prefix c = ClassifyUtf8Prefix(s.substr(end));
+    if (c.kind == Utf8Prefix::kComplete) break;
+    end += c.length;
+  }
+  return end;
+}
+
 size_t ValidUtf8PrefixLength(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {

@@ -39,6 +39,11 @@ size_t ValidUtf8PrefixLength(std::string_view s);
 
 inline bool IsValidUtf8(std::string_view s) { return ValidUtf8PrefixLength(s) == s.size(); }
 
+// Length of the maximal run of ill-formed bytes that `s` starts with (everything up to the
+// next well-formed character); 0 when s starts with one. The splitters make each such run a
+// piece of its own.
+size_t IllFormedPrefixLength(std::string_view s);
+
 // `s` with every maximal ill-formed subpart (and a truncated final sequence) replaced by
 // U+FFFD.
 std::string Utf8Lossy(std::string_view s);

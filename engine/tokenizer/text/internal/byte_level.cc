@@ -96,14 +96,9 @@ void ByteLevelSplitter::Split(std::string_view text, std::vector<std::string_vie
       continue;
     }
     // A maximal ill-formed run: everything up to the next well-formed character.
-    size_t end = pos;
-    while (end < text.size()) {
-      const Utf8Prefix c = ClassifyUtf8Prefix(text.substr(end));
-      if (c.kind == Utf8Prefix::kComplete) break;
-      end += c.length;
-    }
-    pieces->push_back(text.substr(pos, end - pos));
-    pos = end;
+    const size_t bad = IllFormedPrefixLength(text.substr(pos));
+    pieces->push_back(text.substr(pos, bad));
+    pos += bad;
   }
 }
 
