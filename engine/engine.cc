@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/backend/buffer.h"
 #include "engine/core/status_macros.h"
 #include "engine/encode_pool.h"
 #include "engine/event_stream.h"
@@ -163,6 +164,8 @@ class EngineImpl final : public Engine {
   void UpdateStats(const StepPlan* plan);
   void CheckInvariants();
   absl::Status CheckFits(const scheduler::SequenceGroup& group) const;
+  // The KV cache's byte budget (EngineOptions.kv_budget_bytes, device_memory_fraction).
+  absl::StatusOr<int64_t> KvBudget(backend::Backend* backend) const;
 
   EngineOptions options_;
   const Checkpoint* checkpoint_;
@@ -235,12 +238,14 @@ absl::Status EngineImpl::Init(backend::Backend* backend) {
       shares.push_back(
           kv::PoolShare{options_.pool_shares.empty() ? 1.0 : options_.pool_shares[m], dtype_of(m)});
     }
-    absl::StatusOr<std::vector<kv::PoolConfig>> pools = kv::PagedKvCache::SplitBudget(
-        options_.kv_budget_bytes, shares, kv.num_layers, kv.kv_dim, kv.block_size);
+    MOT_ASSIGN_OR_RETURN(const int64_t budget, KvBudget(backend));
+    absl::StatusOr<std::vector<kv::PoolConfig>> pools =
+        kv::PagedKvCache::SplitBudget(budget, shares, kv.num_layers, kv.kv_dim, kv.block_size);
     if (!pools.ok()) return Annotate(pools.status(), "EngineOptions.kv_budget_bytes: ");
     kv.pools = *std::move(pools);
   }
   for (const kv::PoolConfig& p : kv.pools) pool_blocks_.push_back(p.num_blocks);
+  kv.storage = backend::KvStorageOn(backend);
   MOT_ASSIGN_OR_RETURN(cache_, kv::PagedKvCache::Create(kv));
 
   scheduler::SchedulerConfig sc;
@@ -252,6 +257,42 @@ absl::Status EngineImpl::Init(backend::Backend* backend) {
   UpdateStats(nullptr);
   loop_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> EngineImpl::KvBudget(backend::Backend* backend) const {
+  const int64_t cap = options_.kv_budget_bytes;
+  if (!backend->device_memory()) return cap;
+  if (options_.device_memory_fraction <= 0 || options_.device_memory_fraction > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EngineOptions.device_memory_fraction: must be in (0, 1], got ",
+                     options_.device_memory_fraction));
+  }
+  absl::StatusOr<backend::Backend::MemoryInfo> mem = backend->QueryMemory();
+  if (!mem.ok()) {
+    if (cap > 0) return cap;
+    return Annotate(mem.status(),
+                    "EngineOptions.kv_budget_bytes: 0 needs the device's free "
+                    "memory: ");
+  }
+  // One step's activations at most: the model's scratch rows, the wanted logits, and the
+  // backend's own GEMM scratch; plus a fixed margin for the library's workspaces.
+  const MotConfig& c = checkpoint_->config();
+  const int64_t rows = options_.max_step_tokens;
+  const int64_t row_floats =
+      3 * int64_t{c.dim} + c.q_dim() + 2 * c.kv_dim() + c.q_dim() + 2 * int64_t{c.ffn_hidden};
+  const int64_t reserve = rows * row_floats * 4 + rows * 2 * int64_t{c.ffn_hidden} * 2 +
+                          int64_t{options_.max_running} * c.vocab_size * 4 + (int64_t{512} << 20);
+  const int64_t keep = static_cast<int64_t>((1 - options_.device_memory_fraction) *
+                                            static_cast<double>(mem->total_bytes));
+  const int64_t avail = mem->free_bytes - keep - reserve;
+  if (avail <= 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(std::string(backend->name()), ": the weights leave ", mem->free_bytes, " bytes free of ",
+                     mem->total_bytes, "; one step's activations need ", reserve, " and ", keep,
+                     " are kept free (device_memory_fraction ", options_.device_memory_fraction,
+                     "): nothing is left for the KV cache"));
+  }
+  return cap > 0 ? std::min(cap, avail) : avail;
 }
 
 absl::Status EngineImpl::CheckFits(const scheduler::SequenceGroup& group) const {

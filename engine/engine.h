@@ -49,7 +49,11 @@ struct EngineOptions {
   // (kv_budget_bytes with pool_shares, one per tower; equal shares when empty).
   int32_t block_size = 16;
   std::vector<int32_t> blocks_per_pool;
+  // On a device backend (Backend::device_memory) 0 means: whatever the weights leave of the
+  // device's memory, less (1 - device_memory_fraction) of its total and a reserve for one
+  // step's activations; > 0 caps that. On host memory it must be > 0.
   int64_t kv_budget_bytes = int64_t{256} << 20;
+  double device_memory_fraction = 0.9;
   std::vector<double> pool_shares;
   // Storage dtype of K/V per pool ("f32", "bf16", "f16"); empty: f32 everywhere.
   std::vector<DType> pool_dtypes;

@@ -25,7 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "engine/backend/cpu/cpu_backend.h"
+#include "engine/backend/backend_factory.h"
 #include "engine/core/dtype.h"
 #include "engine/core/status_macros.h"
 #include "engine/core/thread_pool.h"
@@ -60,7 +60,14 @@ ABSL_FLAG(int32_t, max_new_tokens, 4096, "Most tokens a request may generate");
 ABSL_FLAG(int32_t, default_max_new_tokens, 256, "Tokens generated when a request sets none");
 ABSL_FLAG(int32_t, max_stop_strings, 16, "Most stop strings per request");
 // Engine.
-ABSL_FLAG(int64_t, kv_budget_mb, 256, "KV cache size over all modality pools, MiB");
+ABSL_FLAG(int64_t, kv_budget_mb, 0,
+          "KV cache size over all modality pools, MiB; 0: 256 on the CPU, and on a GPU what the "
+          "weights leave of --gpu_memory_fraction of its memory (> 0 caps it there)");
+ABSL_FLAG(std::string, device, "auto",
+          "cpu, cuda (GPU 0) or auto (the GPU when one is usable, else the CPU; the log says "
+          "which and why)");
+ABSL_FLAG(double, gpu_memory_fraction, 0.9,
+          "Share of the GPU's memory the server may use (weights, activations and KV)");
 ABSL_FLAG(int32_t, block_size, 16, "KV positions per block");
 ABSL_FLAG(std::vector<std::string>, kv_dtype, {},
           "K/V storage dtype (f32, bf16, f16): one for every modality pool, or one per tower "
@@ -214,6 +221,11 @@ int Main() {
     }
     return 1;
   };
+  // A bad --device is refused before anything loads.
+  if (absl::Status s = backend::CheckDeviceName(absl::GetFlag(FLAGS_device)); !s.ok()) {
+    std::fprintf(stderr, "mot-server: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
   // config.json alone first (cheap) for the metrics' tower labels; then listen at once, so
   // health checks see NOT_SERVING while the weights load and are verified.
   absl::StatusOr<MotConfig> config = LoadMotConfig(dir + "/config.json");
@@ -224,6 +236,24 @@ int Main() {
     std::fprintf(stderr, "mot-server: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
+  // The backend (after the listeners: civetweb failed to start its metrics server when the
+  // backend and its threads came first).
+  ThreadPool pool(absl::GetFlag(FLAGS_threads));
+  std::string device_note;
+  absl::StatusOr<std::unique_ptr<backend::Backend>> backend = backend::CreateBackend(
+      absl::GetFlag(FLAGS_device), &pool,
+      backend::CpuOptions{.batch_invariant = absl::GetFlag(FLAGS_batch_invariant)}, &device_note);
+  if (!backend.ok()) {
+    std::fprintf(stderr, "mot-server: %s\n", std::string(backend.status().message()).c_str());
+    return 1;
+  }
+  Log(LogLevel::kInfo, "backend",
+      {{"name", std::string((*backend)->name())}, {"why", device_note}});
+  if ((*backend)->device_memory() && absl::GetFlag(FLAGS_batch_invariant)) {
+    Log(LogLevel::kWarning, "batch_invariant_ignored",
+        {{"why",
+          "--batch_invariant is a CPU backend mode; the GPU's GEMMs are not batch-invariant"}});
+  }
   CheckpointOpenOptions co;
   co.verify_sha256 = absl::GetFlag(FLAGS_verify_sha256);
   const absl::Time load_start = absl::Now();
@@ -232,17 +262,22 @@ int Main() {
   Log(LogLevel::kInfo, "checkpoint_loaded",
       {{"dir", dir}, {"ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - load_start))}});
 
-  ThreadPool pool(absl::GetFlag(FLAGS_threads));
-  backend::cpu::CpuBackend backend(&pool);
   engine::EngineOptions eo;
   eo.block_size = absl::GetFlag(FLAGS_block_size);
-  eo.kv_budget_bytes = absl::GetFlag(FLAGS_kv_budget_mb) << 20;
+  int64_t kv_mb = absl::GetFlag(FLAGS_kv_budget_mb);
+  if (kv_mb < 0) {
+    std::fprintf(stderr, "mot-server: --kv_budget_mb: must be >= 0, got %lld\n",
+                 static_cast<long long>(kv_mb));
+    return 1;
+  }
+  if (kv_mb == 0 && !(*backend)->device_memory()) kv_mb = 256;
+  eo.kv_budget_bytes = kv_mb << 20;
+  eo.device_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
   eo.max_running = absl::GetFlag(FLAGS_max_running);
   eo.max_queue = absl::GetFlag(FLAGS_max_queue);
   eo.max_step_tokens = absl::GetFlag(FLAGS_max_step_tokens);
   eo.prefix_caching = absl::GetFlag(FLAGS_prefix_caching);
   eo.encode_threads = absl::GetFlag(FLAGS_encode_threads);
-  backend.set_batch_invariant(absl::GetFlag(FLAGS_batch_invariant));
   const size_t towers = ckpt->config().modalities.size();
   const std::vector<std::string> kv_dtypes = absl::GetFlag(FLAGS_kv_dtype);
   if (!kv_dtypes.empty() && kv_dtypes.size() != 1 && kv_dtypes.size() != towers) {
@@ -278,7 +313,7 @@ int Main() {
     eo.pool_shares.push_back(v);
   }
   absl::StatusOr<std::unique_ptr<engine::Engine>> engine =
-      engine::Engine::Create(eo, &*ckpt, &backend);
+      engine::Engine::Create(eo, &*ckpt, backend->get());
   if (!engine.ok()) {
     std::fprintf(stderr, "mot-server: cannot start the engine: %s\n",
                  std::string(engine.status().message()).c_str());

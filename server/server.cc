@@ -92,7 +92,8 @@ absl::StatusOr<std::unique_ptr<MotServer>> MotServer::Start(const ServerOptions&
 }
 
 MotServer::~MotServer() {
-  Drain(absl::ZeroDuration());
+  // A server whose Start failed part-way has nothing to drain.
+  if (service_ != nullptr && server_ != nullptr) Drain(absl::ZeroDuration());
   if (poller_.joinable()) poller_.join();
 }
 

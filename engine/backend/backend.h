@@ -9,13 +9,31 @@
 // Pointers are in the backend's memory space (host memory for the CPU backend).
 // Output buffers may alias inputs only where an op says so.
 // Thread rule: one caller at a time (the engine thread); ops may use the backend's threads.
+//
+// Memory face. A backend's pointers live in its own memory: host memory for the CPU backend,
+// device memory for the CUDA one (device_memory() true). A caller allocates activations,
+// prepared weights and KV storage with Allocate, moves bytes with CopyToBackend and
+// CopyToHost, and passes only backend pointers to the ops (WeightRef::data,
+// AttentionArgs::seq/pos, the KvLayerView's pools, entries and seq_entry_begin, norm weights
+// and biases, GatherRows' index, Embedding's ids, StoreKv's slots). Ops on a device backend
+// are queued in order on one stream and cannot fail one by one: the first failure is kept
+// (sticky, naming the call that failed) and returned by Synchronize, after which the backend
+// is unusable. On the CPU backend every op has finished when it returns and Synchronize is
+// always OK. Activations are f32 on every backend (a device backend rounds a GEMM's inputs to
+// the weight's 16-bit type inside Linear and accumulates in f32).
 #ifndef MOT_ENGINE_BACKEND_BACKEND_H_
 #define MOT_ENGINE_BACKEND_BACKEND_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/core/dtype.h"
 #include "engine/kv/kv_layer_view.h"
 
@@ -54,6 +72,58 @@ class Backend {
 
   // "cpu-avx512", "cpu-avx2", "cpu-scalar", "cuda", ...: for logs and benchmark tables.
   virtual std::string_view name() const = 0;
+
+  // ---- Memory face (see the file comment). The defaults are the host-memory ones.
+
+  // Whether pointers are device pointers (not dereferenceable on the host).
+  virtual bool device_memory() const { return false; }
+
+  // `bytes` of the backend's memory, 256-byte aligned, uninitialized. ResourceExhausted
+  // naming the size (and what is free) when it cannot be had. Free(nullptr) is a no-op.
+  virtual absl::StatusOr<void*> Allocate(int64_t bytes) {
+    constexpr int64_t kAlign = 256;
+    const int64_t rounded = (std::max<int64_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
+    void* p = std::aligned_alloc(kAlign, static_cast<size_t>(rounded));
+    if (p == nullptr) {
+      return absl::ResourceExhaustedError(std::string(name()) + ": cannot allocate " +
+                                          std::to_string(bytes) + " bytes of host memory");
+    }
+    return p;
+  }
+  virtual void Free(void* p) { std::free(p); }
+
+  // Host -> backend, ordered with the ops; `src` may be reused as soon as it returns.
+  virtual void CopyToBackend(void* dst, const void* src, int64_t bytes) {
+    if (bytes > 0) std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+  // Backend -> host, after every op queued before it; `dst` is filled when it returns.
+  // A device failure (sticky) leaves dst unspecified: check Synchronize.
+  virtual void CopyToHost(void* dst, const void* src, int64_t bytes) {
+    if (bytes > 0) std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+
+  // Waits for every queued op; the first failure since the backend was made, naming the call
+  // (for CUDA "cudaMemcpyAsync: out of memory", "cublasLtMatmul: ..."), else OK.
+  virtual absl::Status Synchronize() { return absl::OkStatus(); }
+
+  // Whether Linear runs weights of `dtype`; Unimplemented naming the dtype and the backend
+  // otherwise (the CUDA backend runs F32, BF16 and F16, not the block-quantized ones).
+  virtual absl::Status SupportsWeightDType(DType dtype) const {
+    (void)dtype;
+    return absl::OkStatus();
+  }
+
+  // Free and total bytes of the backend's memory, for sizing KV pools from what the weights
+  // leave; Unimplemented where the backend does not know (host memory: the caller's budget).
+  struct MemoryInfo {
+    int64_t free_bytes = 0;
+    int64_t total_bytes = 0;
+  };
+  virtual absl::StatusOr<MemoryInfo> QueryMemory() {
+    return absl::UnimplementedError(std::string(name()) + ": no memory query on host memory");
+  }
+
+  // ---- Ops.
 
   // y[i, :] = w · x[i, :] for i in [0, m) (y = x wᵀ): x [m, w.cols] (stride ldx),
   // y [m, w.rows] (stride ldy). When `accumulate`, y += x wᵀ instead. y must not alias x.

@@ -36,8 +36,13 @@ absl::StatusOr<std::unique_ptr<ContiguousKvCache>> ContiguousKvCache::Create(
         absl::StrCat("ContiguousKvCache: ", static_cast<double>(bytes), " bytes is too large"));
   }
   std::unique_ptr<ContiguousKvCache> cache;
+  if (config.storage.is_set()) {
+    MOT_ASSIGN_OR_RETURN(void* data, config.storage.allocate(static_cast<int64_t>(bytes)));
+    cache.reset(new ContiguousKvCache(config, static_cast<uint8_t*>(data)));
+    return cache;
+  }
   try {
-    cache.reset(new ContiguousKvCache(config));
+    cache.reset(new ContiguousKvCache(config, nullptr));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(
         absl::StrCat("ContiguousKvCache: cannot allocate ", static_cast<double>(bytes), " bytes"));
@@ -45,10 +50,12 @@ absl::StatusOr<std::unique_ptr<ContiguousKvCache>> ContiguousKvCache::Create(
   return cache;
 }
 
-ContiguousKvCache::ContiguousKvCache(const ContiguousKvCacheConfig& config)
+ContiguousKvCache::ContiguousKvCache(const ContiguousKvCacheConfig& config, uint8_t* external)
     : config_(config),
-      storage_(static_cast<size_t>(2 * int64_t{config.num_layers} * config.max_seqs *
-                                   config.max_seq_len * config.kv_dim * DTypeSize(config.dtype))),
+      bytes_(2 * int64_t{config.num_layers} * config.max_seqs * config.max_seq_len * config.kv_dim *
+             DTypeSize(config.dtype)),
+      storage_(external != nullptr ? 0 : static_cast<size_t>(bytes_)),
+      data_(external != nullptr ? external : storage_.data()),
       pools_(static_cast<size_t>(config.num_layers)),
       entries_(static_cast<size_t>(config.max_seqs)),
       seq_entry_begin_(static_cast<size_t>(config.max_seqs) + 1),
@@ -57,7 +64,7 @@ ContiguousKvCache::ContiguousKvCache(const ContiguousKvCacheConfig& config)
       int64_t{config.max_seqs} * config.max_seq_len * config.kv_dim * DTypeSize(config.dtype);
   for (int32_t layer = 0; layer < config.num_layers; ++layer) {
     KvPoolView& p = pools_[static_cast<size_t>(layer)];
-    p.k = storage_.data() + 2 * half * layer;
+    p.k = data_ + 2 * half * layer;
     p.v = static_cast<uint8_t*>(p.k) + half;
     p.dtype = config.dtype;
   }
@@ -65,6 +72,10 @@ ContiguousKvCache::ContiguousKvCache(const ContiguousKvCacheConfig& config)
     entries_[static_cast<size_t>(s)] = KvBlockEntry{0, s, 0, config.max_seq_len};
   }
   std::iota(seq_entry_begin_.begin(), seq_entry_begin_.end(), 0);
+}
+
+ContiguousKvCache::~ContiguousKvCache() {
+  if (storage_.empty() && data_ != nullptr && config_.storage.free) config_.storage.free(data_);
 }
 
 KvLayerView ContiguousKvCache::LayerView(int32_t layer) {

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "engine/core/dtype.h"
 #include "engine/kv/kv_cache.h"
+#include "engine/kv/kv_storage.h"
 #include "model_loaders/model_config.h"
 
 namespace mot::kv {
@@ -27,13 +28,15 @@ struct ContiguousKvCacheConfig {
   int32_t max_seqs = 1;
   int32_t max_seq_len = 0;
   DType dtype = DType::kF32;  // storage of keys and values
+  KvStorage storage;          // unset: host memory (kv_storage.h)
 
   // n_layers and kv_dim from a model's config; max_seq_len 0 means config.max_seq_len.
   static ContiguousKvCacheConfig FromModelConfig(const MotConfig& config, int32_t max_seqs,
                                                  int32_t max_seq_len = 0,
                                                  DType dtype = DType::kF32) {
-    return {config.n_layers, config.kv_dim(), max_seqs,
-            max_seq_len > 0 ? max_seq_len : config.max_seq_len, dtype};
+    return {config.n_layers, config.kv_dim(),
+            max_seqs,        max_seq_len > 0 ? max_seq_len : config.max_seq_len,
+            dtype,           {}};
   }
 };
 
@@ -44,6 +47,7 @@ class ContiguousKvCache final : public KvCache {
   // does not fit in memory.
   static absl::StatusOr<std::unique_ptr<ContiguousKvCache>> Create(
       const ContiguousKvCacheConfig& config);
+  ~ContiguousKvCache() override;
 
   int32_t num_layers() const override { return config_.num_layers; }
   int64_t kv_dim() const override { return config_.kv_dim; }
@@ -61,13 +65,15 @@ class ContiguousKvCache final : public KvCache {
   void ResetAll();
 
   // Bytes of K/V storage in all.
-  int64_t bytes() const { return static_cast<int64_t>(storage_.size()); }
+  int64_t bytes() const { return bytes_; }
 
  private:
-  explicit ContiguousKvCache(const ContiguousKvCacheConfig& config);
+  ContiguousKvCache(const ContiguousKvCacheConfig& config, uint8_t* external);
 
   ContiguousKvCacheConfig config_;
-  std::vector<uint8_t> storage_;          // [layer][k|v][slot][pos][kv_dim] elements of dtype
+  int64_t bytes_ = 0;
+  std::vector<uint8_t> storage_;          // host storage (storage unset), else empty
+  uint8_t* data_ = nullptr;               // [layer][k|v][slot][pos][kv_dim] elements of dtype
   std::vector<KvPoolView> pools_;         // [layer]: the one pool of each layer
   std::vector<KvBlockEntry> entries_;     // [max_seqs]: slot s is block s, all positions
   std::vector<int32_t> seq_entry_begin_;  // 0, 1, ..., max_seqs

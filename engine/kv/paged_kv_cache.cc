@@ -112,6 +112,15 @@ absl::StatusOr<std::unique_ptr<PagedKvCache>> PagedKvCache::Create(
   for (size_t p = 0; p < config.pools.size(); ++p) {
     PoolStorage& s = cache->pools_[p];
     s.bytes = 2 * int64_t{config.num_layers} * s.layer_elements * DTypeSize(s.dtype);
+    if (config.storage.is_set()) {
+      absl::StatusOr<void*> data = config.storage.allocate(s.bytes);
+      if (!data.ok()) {
+        return Annotate(data.status(), "PagedKvCache: pool ", p, " (", config.pools[p].num_blocks,
+                        " blocks of ", config.block_size, " slots, ", DTypeName(s.dtype), "): ");
+      }
+      s.data = *data;
+      continue;
+    }
     const int64_t rounded = (s.bytes + kHugePage - 1) / kHugePage * kHugePage;
     s.data = std::aligned_alloc(static_cast<size_t>(kHugePage), static_cast<size_t>(rounded));
     if (s.data == nullptr) {
@@ -140,7 +149,8 @@ absl::StatusOr<std::unique_ptr<PagedKvCache>> PagedKvCache::Create(
 }
 
 PagedKvCache::PagedKvCache(const PagedKvCacheConfig& config, BlockManager blocks)
-    : num_layers_(config.num_layers),
+    : free_(config.storage.free),
+      num_layers_(config.num_layers),
       kv_dim_(config.kv_dim),
       blocks_(std::move(blocks)),
       pools_(config.pools.size()),
@@ -153,7 +163,14 @@ PagedKvCache::PagedKvCache(const PagedKvCacheConfig& config, BlockManager blocks
 }
 
 PagedKvCache::~PagedKvCache() {
-  for (PoolStorage& s : pools_) std::free(s.data);
+  for (PoolStorage& s : pools_) {
+    if (s.data == nullptr) continue;
+    if (free_) {
+      free_(s.data);
+    } else {
+      std::free(s.data);
+    }
+  }
 }
 
 int64_t PagedKvCache::bytes() const {

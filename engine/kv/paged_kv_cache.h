@@ -10,6 +10,7 @@
 // Storage, allocated once at Create: for each pool one 2 MiB-aligned region advised as huge
 // pages, laid out [layer][k | v][num_blocks * block_size][kv_dim] in the pool's dtype. Its
 // contents are undefined until written; the model reads only positions it has written.
+// With PagedKvCacheConfig::storage set (kv_storage.h), the regions come from there instead.
 //
 //   Length(seq) = NumComputed   Capacity(seq) = NumTokens   num_seqs() = max_seqs
 //
@@ -21,6 +22,7 @@
 #define MOT_ENGINE_KV_PAGED_KV_CACHE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "engine/core/dtype.h"
 #include "engine/kv/block_manager.h"
 #include "engine/kv/kv_cache.h"
+#include "engine/kv/kv_storage.h"
 
 namespace mot::kv {
 
@@ -45,6 +48,8 @@ struct PagedKvCacheConfig {
   int32_t max_seqs = 1;
   std::vector<PoolConfig> pools;  // one per tower
   bool prefix_caching = true;
+  // Where the pools' storage comes from; unset: host memory (huge pages).
+  KvStorage storage;
 };
 
 // A pool's part of a memory budget: its relative share and its storage dtype.
@@ -100,12 +105,13 @@ class PagedKvCache final : public KvCache {
     DType dtype = DType::kF32;
     int64_t bytes = 0;           // as used: num_layers * 2 * elements * dtype size
     int64_t layer_elements = 0;  // num_blocks * block_size * kv_dim: one of K or V, one layer
-    void* data = nullptr;        // std::aligned_alloc'ed
+    void* data = nullptr;        // std::aligned_alloc'ed, or from storage.allocate
   };
 
   PagedKvCache(const PagedKvCacheConfig& config, BlockManager blocks);
   void RebuildEntries();
 
+  std::function<void(void*)> free_;  // storage.free, or null for std::free
   int32_t num_layers_;
   int64_t kv_dim_;
   BlockManager blocks_;

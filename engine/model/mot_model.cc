@@ -49,6 +49,7 @@ absl::StatusOr<std::unique_ptr<MotModel>> MotModel::Create(const Checkpoint* che
 
 absl::StatusOr<WeightRef> MotModel::GemmWeight(const std::string& name) {
   MOT_ASSIGN_OR_RETURN(Tensor t, checkpoint_->weights().Get(name));
+  MOT_RETURN_IF_ERROR(Annotate(backend_->SupportsWeightDType(t.dtype()), "tensor ", name));
   WeightRef w;
   w.data = t.data();
   w.dtype = t.dtype();
@@ -65,6 +66,7 @@ absl::StatusOr<MotModel::Norm> MotModel::LoadNorm(const std::string& weight_name
     MOT_ASSIGN_OR_RETURN(Tensor t, checkpoint_->weights().Get(name));
     std::vector<float>& dst = norm_storage_.emplace_back(static_cast<size_t>(t.numel()));
     ConvertToF32(t.dtype(), t.data(), t.numel(), dst.data());
+    norm.size = t.numel();
     return dst.data();
   };
   MOT_ASSIGN_OR_RETURN(norm.weight, load(weight_name));
@@ -173,6 +175,73 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
     inv_freq_ = RopeInverseFrequencies(config_);
   }
   tower_begin_.assign(static_cast<size_t>(towers) + 1, 0);
+  return PlaceWeights();
+}
+
+absl::StatusOr<WeightRef> MotModel::Place(const WeightRef& w) {
+  if (!backend_->device_memory() || w.data == nullptr) return w;
+  const int64_t bytes = DTypeBytes(w.dtype, w.rows * w.cols);
+  MOT_ASSIGN_OR_RETURN(backend::Buffer b, backend::Buffer::Allocate(backend_, bytes));
+  backend_->CopyToBackend(b.data(), w.data, bytes);
+  WeightRef placed = w;
+  placed.data = b.data();
+  device_buffers_.push_back(std::move(b));
+  return placed;
+}
+
+absl::StatusOr<const float*> MotModel::PlaceF32(const float* host, int64_t n) {
+  if (!backend_->device_memory() || host == nullptr) return host;
+  MOT_ASSIGN_OR_RETURN(WeightRef w, Place(WeightRef{host, DType::kF32, 1, n}));
+  return static_cast<const float*>(w.data);
+}
+
+absl::Status MotModel::PlaceWeights() {
+  if (!backend_->device_memory()) return absl::OkStatus();
+  auto place_norm = [&](Norm& norm) -> absl::Status {
+    MOT_ASSIGN_OR_RETURN(norm.weight, PlaceF32(norm.weight, norm.size));
+    MOT_ASSIGN_OR_RETURN(norm.bias, PlaceF32(norm.bias, norm.size));
+    return absl::OkStatus();
+  };
+  MOT_ASSIGN_OR_RETURN(embeddings_, Place(embeddings_));
+  if (config_.tie_embeddings) {
+    lm_head_ = embeddings_;
+  } else {
+    MOT_ASSIGN_OR_RETURN(lm_head_, Place(lm_head_));
+  }
+  for (std::vector<TowerLayer>& layer : layers_) {
+    for (TowerLayer& t : layer) {
+      // Only what Forward reads is uploaded: the fused copy, or else the parts. The parts'
+      // shapes stay for WeightBytesPerToken.
+      if (t.wqkv.data != nullptr) {
+        MOT_ASSIGN_OR_RETURN(t.wqkv, Place(t.wqkv));
+        t.wq.data = t.wk.data = t.wv.data = nullptr;
+      } else {
+        MOT_ASSIGN_OR_RETURN(t.wq, Place(t.wq));
+        MOT_ASSIGN_OR_RETURN(t.wk, Place(t.wk));
+        MOT_ASSIGN_OR_RETURN(t.wv, Place(t.wv));
+      }
+      if (t.w13.data != nullptr) {
+        MOT_ASSIGN_OR_RETURN(t.w13, Place(t.w13));
+        t.w1.data = t.w3.data = nullptr;
+      } else {
+        MOT_ASSIGN_OR_RETURN(t.w1, Place(t.w1));
+        MOT_ASSIGN_OR_RETURN(t.w3, Place(t.w3));
+      }
+      MOT_ASSIGN_OR_RETURN(t.wo, Place(t.wo));
+      MOT_ASSIGN_OR_RETURN(t.w2, Place(t.w2));
+      MOT_RETURN_IF_ERROR(place_norm(t.attention_norm));
+      MOT_RETURN_IF_ERROR(place_norm(t.ffn_norm));
+      MOT_RETURN_IF_ERROR(place_norm(t.q_norm));
+      MOT_RETURN_IF_ERROR(place_norm(t.k_norm));
+      MOT_ASSIGN_OR_RETURN(t.bqkv, PlaceF32(t.bqkv, config_.q_dim() + 2 * config_.kv_dim()));
+    }
+  }
+  for (Norm& norm : final_norm_) MOT_RETURN_IF_ERROR(place_norm(norm));
+  // The host copies are no longer read (the uploads above have consumed them).
+  MOT_RETURN_IF_ERROR(backend_->Synchronize());
+  fused_storage_.clear();
+  norm_storage_.clear();
+  bias_storage_.clear();
   return absl::OkStatus();
 }
 
@@ -284,8 +353,11 @@ void MotModel::ApplyNorm(const Norm& norm, const float* x, int64_t rows, int64_t
 void MotModel::ApplyQkNorm(const TowerLayer& t, float* qkv, int64_t rows, int64_t ld) {
   const int64_t hd = config_.head_dim;
   const int64_t q_dim = config_.q_dim();
-  if (!config_.qk_norm_spec.has_value()) {
-    // The classic q/k norm: per row, each row's heads are contiguous (stride head_dim).
+  const QkNormSpec spec = config_.EffectiveQkNorm();
+  const bool classic = !config_.qk_norm_spec.has_value();
+  if (classic && rows <= config_.n_heads) {
+    // The classic q/k norm, few rows: per row, each row's heads are contiguous (stride
+    // head_dim), so one call covers a row's heads.
     for (int64_t r = 0; r < rows; ++r) {
       float* row = qkv + r * ld;
       ApplyNorm(t.q_norm, row, config_.n_heads, hd, hd, row, hd);
@@ -293,10 +365,10 @@ void MotModel::ApplyQkNorm(const TowerLayer& t, float* qkv, int64_t rows, int64_
     }
     return;
   }
-  // A q/k norm of its own kind: one call per head over every row (head h of each row is the
-  // column slice [h * head_dim, (h + 1) * head_dim) at stride ld), with that head's affine
-  // parameters when per_head, else the shared ones.
-  const QkNormSpec& spec = *config_.qk_norm_spec;
+  // Per head over every row (head h of each row is the column slice
+  // [h * head_dim, (h + 1) * head_dim) at stride ld): fewer calls when rows outnumber heads,
+  // and the only way for a q/k norm of its own kind, whose affine parameters may differ per
+  // head (per_head), else are shared.
   auto norm_heads = [&](const Norm& norm, float* x, int32_t heads) {
     for (int32_t h = 0; h < heads; ++h) {
       const int64_t off = spec.per_head ? h * hd : 0;
@@ -314,8 +386,8 @@ void MotModel::ApplyQkNorm(const TowerLayer& t, float* qkv, int64_t rows, int64_
   norm_heads(t.k_norm, qkv + q_dim, config_.n_kv_heads);
 }
 
-void MotModel::EnsureScratch(int64_t rows) {
-  if (rows <= scratch_rows_) return;
+absl::Status MotModel::EnsureScratch(int64_t rows) {
+  if (rows <= scratch_rows_) return absl::OkStatus();
   const int64_t dim = config_.dim;
   const int64_t qkv = config_.q_dim() + 2 * config_.kv_dim();
   Grow(order_, rows);
@@ -325,13 +397,66 @@ void MotModel::EnsureScratch(int64_t rows) {
   Grow(slots_, rows);
   Grow(wanted_, rows);
   Grow(wanted_tower_, rows);
-  Grow(x_, rows * dim);
-  Grow(xn_, rows * dim);
-  Grow(qkv_, rows * qkv);
-  Grow(attn_, rows * config_.q_dim());
-  Grow(ffn_, rows * 2 * int64_t{config_.ffn_hidden});
-  Grow(tmp_, rows * dim);
+  constexpr int64_t kF = sizeof(float);
+  MOT_RETURN_IF_ERROR(x_.Grow(backend_, rows * dim * kF));
+  MOT_RETURN_IF_ERROR(xn_.Grow(backend_, rows * dim * kF));
+  MOT_RETURN_IF_ERROR(qkv_.Grow(backend_, rows * qkv * kF));
+  MOT_RETURN_IF_ERROR(attn_.Grow(backend_, rows * config_.q_dim() * kF));
+  MOT_RETURN_IF_ERROR(ffn_.Grow(backend_, rows * 2 * int64_t{config_.ffn_hidden} * kF));
+  MOT_RETURN_IF_ERROR(tmp_.Grow(backend_, rows * dim * kF));
   scratch_rows_ = rows;
+  return absl::OkStatus();
+}
+
+absl::Status MotModel::StageStep(kv::KvCache* cache, int64_t n, int64_t num_wanted) {
+  const int32_t layers = config_.n_layers;
+  const kv::KvLayerView v0 = cache->LayerView(0);
+  const int32_t num_seqs = cache->num_seqs();
+  const int64_t num_entries = v0.seq_entry_begin[num_seqs];
+  const int32_t num_pools = v0.num_pools;
+  size_t end = 0;
+  auto take = [&](int64_t count, size_t size) {
+    const size_t at = end;
+    end = (end + static_cast<size_t>(count) * size + 255) / 256 * 256;
+    return at;
+  };
+  const size_t at_ids = take(n, 4), at_seq = take(n, 4), at_pos = take(n, 4);
+  const size_t at_slots = take(n, sizeof(kv::KvSlot));
+  const size_t at_wanted = take(num_wanted, 4);
+  const size_t at_entries = take(num_entries, sizeof(kv::KvBlockEntry));
+  const size_t at_seb = take(num_seqs + 1, 4);
+  const size_t at_pools = take(int64_t{layers} * num_pools, sizeof(kv::KvPoolView));
+  stage_host_.resize(end);
+  uint8_t* h = stage_host_.data();
+  std::memcpy(h + at_ids, ids_.data(), static_cast<size_t>(n) * 4);
+  std::memcpy(h + at_seq, seq_.data(), static_cast<size_t>(n) * 4);
+  std::memcpy(h + at_pos, pos_.data(), static_cast<size_t>(n) * 4);
+  std::memcpy(h + at_slots, slots_.data(), static_cast<size_t>(n) * sizeof(kv::KvSlot));
+  std::memcpy(h + at_wanted, wanted_.data(), static_cast<size_t>(num_wanted) * 4);
+  std::memcpy(h + at_entries, v0.entries,
+              static_cast<size_t>(num_entries) * sizeof(kv::KvBlockEntry));
+  std::memcpy(h + at_seb, v0.seq_entry_begin, static_cast<size_t>(num_seqs + 1) * 4);
+  d_views_.resize(static_cast<size_t>(layers));
+  for (int32_t l = 0; l < layers; ++l) {
+    d_views_[l] = cache->LayerView(l);
+    std::memcpy(h + at_pools + static_cast<size_t>(l) * num_pools * sizeof(kv::KvPoolView),
+                d_views_[l].pools, static_cast<size_t>(num_pools) * sizeof(kv::KvPoolView));
+  }
+  MOT_RETURN_IF_ERROR(stage_.Grow(backend_, static_cast<int64_t>(end)));
+  backend_->CopyToBackend(stage_.data(), h, static_cast<int64_t>(end));
+  const uint8_t* d = stage_.as<uint8_t>();
+  d_ids_ = reinterpret_cast<const int32_t*>(d + at_ids);
+  d_seq_ = reinterpret_cast<const int32_t*>(d + at_seq);
+  d_pos_ = reinterpret_cast<const int32_t*>(d + at_pos);
+  d_slots_ = reinterpret_cast<const kv::KvSlot*>(d + at_slots);
+  d_wanted_ = reinterpret_cast<const int32_t*>(d + at_wanted);
+  for (int32_t l = 0; l < layers; ++l) {
+    d_views_[l].pools =
+        reinterpret_cast<const kv::KvPoolView*>(d + at_pools) + static_cast<size_t>(l) * num_pools;
+    d_views_[l].entries = reinterpret_cast<const kv::KvBlockEntry*>(d + at_entries);
+    d_views_[l].seq_entry_begin = reinterpret_cast<const int32_t*>(d + at_seb);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<float>> MotModel::Forward(const StepBatch& batch, kv::KvCache* cache) {
@@ -345,7 +470,8 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
   MOT_RETURN_IF_ERROR(Validate(batch, *cache));
   const int64_t n = static_cast<int64_t>(batch.rows.size());
   if (n == 0) return absl::OkStatus();
-  EnsureScratch(n);
+  MOT_RETURN_IF_ERROR(EnsureScratch(n));
+  const bool device = backend_->device_memory();
   const int towers = config_.num_towers();
   const bool pre = config_.norm_placement == NormPlacement::kPre;
   const int64_t dim = config_.dim;
@@ -355,6 +481,7 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
   const int64_t ffn = config_.ffn_hidden;
   const int64_t ld_ffn = 2 * ffn;
 
+  int64_t num_wanted = 0;
   // Sort once: stable counting sort by tower.
   std::fill(tower_begin_.begin(), tower_begin_.end(), 0);
   for (const StepRow& r : batch.rows) ++tower_begin_[r.tower + 1];
@@ -363,7 +490,7 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     std::vector<int64_t>& next = tower_begin_;  // reused below; copy the starts first
     int64_t cursor[kMaxModalities];
     for (int m = 0; m < towers; ++m) cursor[m] = next[m];
-    int64_t num_wanted = 0;
+    num_wanted = 0;
     for (int64_t i = 0; i < n; ++i) {
       const StepRow& r = batch.rows[i];
       const int64_t s = cursor[r.tower]++;
@@ -384,19 +511,26 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     const kv::KvLayerView view0 = cache->LayerView(0);
     for (int64_t s = 0; s < n; ++s) slots_[s] = view0.Locate(seq_[s], pos_[s]);
   }
+  // The step's tables in the backend's memory.
+  if (device) MOT_RETURN_IF_ERROR(StageStep(cache, n, num_wanted));
+  const int32_t* ids = device ? d_ids_ : ids_.data();
+  const int32_t* seq = device ? d_seq_ : seq_.data();
+  const int32_t* pos = device ? d_pos_ : pos_.data();
+  const kv::KvSlot* slots = device ? d_slots_ : slots_.data();
+  const int32_t* wanted = device ? d_wanted_ : wanted_.data();
 
-  float* x = x_.data();
-  float* xn = xn_.data();
-  float* qkv = qkv_.data();
-  float* attn = attn_.data();
-  float* gu = ffn_.data();
-  float* tmp = tmp_.data();
+  float* x = x_.as<float>();
+  float* xn = xn_.as<float>();
+  float* qkv = qkv_.as<float>();
+  float* attn = attn_.as<float>();
+  float* gu = ffn_.as<float>();
+  float* tmp = tmp_.as<float>();
 
-  backend_->Embedding(ids_.data(), n, embeddings_, x, dim);
+  backend_->Embedding(ids, n, embeddings_, x, dim);
 
   for (int layer = 0; layer < config_.n_layers; ++layer) {
     const std::vector<TowerLayer>& tl = layers_[layer];
-    const kv::KvLayerView view = cache->LayerView(layer);
+    const kv::KvLayerView view = device ? d_views_[layer] : cache->LayerView(layer);
     // Attention projections, per tower on its row range.
     for (int m = 0; m < towers; ++m) {
       const int64_t rows = rows_of(m);
@@ -421,19 +555,19 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     }
     // q and k heads are adjacent in each qkv row: one rotary call covers both.
     if (inv_freq_.empty()) {
-      backend_->Rotary(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim,
-                       pos_.data(), config_.rope_theta);
+      backend_->Rotary(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim, pos,
+                       config_.rope_theta);
     } else {
       backend_->RotaryFreqs(qkv, n, ld_qkv, config_.n_heads + config_.n_kv_heads, config_.head_dim,
-                            pos_.data(), inv_freq_.data());
+                            pos, inv_freq_.data());
     }
-    backend_->StoreKv(qkv + q_dim, ld_qkv, qkv + q_dim + kv_dim, ld_qkv, n, slots_.data(), view);
+    backend_->StoreKv(qkv + q_dim, ld_qkv, qkv + q_dim + kv_dim, ld_qkv, n, slots, view);
     backend::AttentionArgs args;
     args.q = qkv;
     args.ldq = ld_qkv;
     args.rows = n;
-    args.seq = seq_.data();
-    args.pos = pos_.data();
+    args.seq = seq;
+    args.pos = pos;
     args.kv = view;
     args.n_heads = config_.n_heads;
     args.n_kv_heads = config_.n_kv_heads;
@@ -478,26 +612,32 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     }
   }
 
-  // Commit the cache lengths (every sequence's positions were validated as contiguous).
-  for (int64_t s = 0; s < n; ++s) {
-    const int32_t seq = seq_[s];
-    if (pos_[s] + 1 > cache->Length(seq)) cache->Commit(seq, pos_[s] + 1);
-  }
-
   // Wanted rows back in request order, then the final norm of each row's tower, then the
   // LM head.
-  const int64_t num_wanted = batch.NumWanted();
-  if (num_wanted == 0) return absl::OkStatus();
-  // wanted_ was filled in request order of the wanted rows.
-  backend_->GatherRows(x, dim, wanted_.data(), num_wanted, dim, xn, dim);
-  for (int64_t i = 0; i < num_wanted;) {
-    int64_t j = i + 1;
-    while (j < num_wanted && wanted_tower_[j] == wanted_tower_[i]) ++j;
-    ApplyNorm(final_norm_[wanted_tower_[i]], xn + i * dim, j - i, dim, dim, xn + i * dim, dim);
-    i = j;
+  if (num_wanted > 0) {
+    // wanted_ was filled in request order of the wanted rows.
+    backend_->GatherRows(x, dim, wanted, num_wanted, dim, xn, dim);
+    for (int64_t i = 0; i < num_wanted;) {
+      int64_t j = i + 1;
+      while (j < num_wanted && wanted_tower_[j] == wanted_tower_[i]) ++j;
+      ApplyNorm(final_norm_[wanted_tower_[i]], xn + i * dim, j - i, dim, dim, xn + i * dim, dim);
+      i = j;
+    }
+    const int64_t logit_bytes = num_wanted * config_.vocab_size * int64_t{sizeof(float)};
+    if (device) MOT_RETURN_IF_ERROR(logits_.Grow(backend_, logit_bytes));
+    float* out = device ? logits_.as<float>() : logits;
+    backend_->Linear(xn, num_wanted, dim, lm_head_, out, config_.vocab_size, false);
+    if (device) backend_->CopyToHost(logits, out, logit_bytes);
   }
-  backend_->Linear(xn, num_wanted, dim, lm_head_, logits, config_.vocab_size, false);
-  if (!config_.suppressed_token_ids.empty()) {
+  // A device backend's failure anywhere in the step surfaces here, before the cache's
+  // lengths move.
+  MOT_RETURN_IF_ERROR(backend_->Synchronize());
+
+  // Commit the cache lengths (every sequence's positions were validated as contiguous).
+  for (int64_t s = 0; s < n; ++s) {
+    if (pos_[s] + 1 > cache->Length(seq_[s])) cache->Commit(seq_[s], pos_[s] + 1);
+  }
+  if (num_wanted > 0 && !config_.suppressed_token_ids.empty()) {
     constexpr float kSuppressed = -std::numeric_limits<float>::infinity();
     for (int64_t i = 0; i < num_wanted; ++i) {
       float* row = logits + i * config_.vocab_size;

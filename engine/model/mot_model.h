@@ -29,6 +29,14 @@
 // classic q/k norm keeps its per-row calls. suppressed_token_ids: the logits of those ids
 // are set to -inf after the LM head, as transformers' Chameleon does in its forward.
 //
+// Device backends (Backend::device_memory()): at load every weight the forward pass reads is
+// copied once into the backend's memory (fused projections fused on the host first, and only
+// the fused copy uploaded); norms and biases likewise as f32. Each step packs its small host
+// tables (ids, seq, pos, write slots, wanted rows, and the cache's block entries and pool
+// views for every layer) into one staging upload, runs the ops, and copies the wanted logits
+// back; Forward returns the backend's sticky error (Synchronize), if any. The KV cache's
+// storage must then be in the backend's memory (PagedKvCacheConfig's allocator).
+//
 // The Checkpoint and the Backend must outlive the model.
 // Thread rule: one caller at a time (the engine thread); Forward reuses scratch buffers.
 #ifndef MOT_ENGINE_MODEL_MOT_MODEL_H_
@@ -41,6 +49,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/backend/backend.h"
+#include "engine/backend/buffer.h"
 #include "engine/core/tensor.h"
 #include "engine/kv/kv_cache.h"
 #include "engine/model/step_batch.h"
@@ -88,6 +97,7 @@ class MotModel {
   struct Norm {
     const float* weight = nullptr;
     const float* bias = nullptr;  // LayerNorm only
+    int64_t size = 0;             // floats in weight (and bias)
   };
   struct TowerLayer {
     backend::WeightRef wq, wk, wv, wqkv;  // wqkv set when fused
@@ -101,6 +111,15 @@ class MotModel {
   MotModel(const Checkpoint* checkpoint, backend::Backend* backend, MotConfig config);
   absl::Status Load(const MotModelOptions& options);
   absl::StatusOr<backend::WeightRef> GemmWeight(const std::string& name);
+  // The weight in the backend's memory: `w` itself on a host backend, else an uploaded copy
+  // (kept in device_buffers_). Unimplemented when the backend cannot run its dtype.
+  absl::StatusOr<backend::WeightRef> Place(const backend::WeightRef& w);
+  // f32 parameters (norms, biases) in the backend's memory, likewise.
+  absl::StatusOr<const float*> PlaceF32(const float* host, int64_t n);
+  // Puts the weights a step reads in the backend's memory (after Load built them on host).
+  absl::Status PlaceWeights();
+  // Device backends: uploads this step's host tables and builds the device KV views.
+  absl::Status StageStep(kv::KvCache* cache, int64_t n, int64_t num_wanted);
   // `bias`: whether the norm has a bias tensor (LayerNorm).
   absl::StatusOr<Norm> LoadNorm(const std::string& weight_name, const std::string& bias_name,
                                 bool bias);
@@ -110,7 +129,7 @@ class MotModel {
                  int64_t ldy);
   // The q/k norm of a tower's `rows` qkv rows (stride ld) at `qkv`, in place.
   void ApplyQkNorm(const TowerLayer& t, float* qkv, int64_t rows, int64_t ld);
-  void EnsureScratch(int64_t rows);
+  absl::Status EnsureScratch(int64_t rows);
 
   const Checkpoint* checkpoint_;
   backend::Backend* backend_;
@@ -125,7 +144,8 @@ class MotModel {
   std::vector<std::vector<float>> bias_storage_;  // owns every bqkv
   std::vector<double> inv_freq_;  // rotary inverse frequencies when rope_scaling is set
   std::vector<std::unique_ptr<void, void (*)(void*)>> fused_storage_;  // fused weights
-  std::vector<Tensor> weight_tensors_;  // keeps every weight view (or copy) alive
+  std::vector<Tensor> weight_tensors_;           // keeps every weight view (or copy) alive
+  std::vector<backend::Buffer> device_buffers_;  // device backends: the placed weights
 
   // Per-step scratch, grown on demand.
   int64_t scratch_rows_ = 0;
@@ -137,7 +157,14 @@ class MotModel {
   std::vector<int64_t> tower_begin_;                    // [num_towers + 1]
   std::vector<int32_t> seq_count_, seq_min_, seq_max_;  // validation, per cache slot
   std::vector<int64_t> keys_;                           // validation: (seq, pos) keys
-  std::vector<float> x_, xn_, qkv_, attn_, ffn_, tmp_;
+  backend::Buffer x_, xn_, qkv_, attn_, ffn_, tmp_;     // activations, backend memory
+  // Device backends only: this step's tables (host staging, one upload), the wanted logits,
+  // and the per-layer KV views pointing at device copies of the tables.
+  std::vector<uint8_t> stage_host_;
+  backend::Buffer stage_, logits_;
+  const int32_t *d_ids_ = nullptr, *d_seq_ = nullptr, *d_pos_ = nullptr, *d_wanted_ = nullptr;
+  const kv::KvSlot* d_slots_ = nullptr;
+  std::vector<kv::KvLayerView> d_views_;  // [layer]
 };
 
 }  // namespace mot::model

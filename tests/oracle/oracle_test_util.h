@@ -72,6 +72,7 @@ class OracleModel {
   const std::vector<NamedTensor>& tensors() const { return tensors_; }
   model::MotModel& model() { return *model_; }
   backend::cpu::CpuBackend& backend() { return *backend_; }
+  const Checkpoint& checkpoint() const { return *checkpoint_; }
 
   // A fresh cache with `seqs` slots of config.max_seq_len, storing K/V in `dtype`.
   std::unique_ptr<kv::ContiguousKvCache> NewCache(int seqs = 1, DType dtype = DType::kF32) const;
