@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "engine/backend/cpu/cpu_backend.h"
+#include "engine/backend/backend_factory.h"
 #include "engine/core/status_macros.h"
 #include "engine/engine.h"
 #include "engine/tokenizer/audio/audio_decoder.h"
@@ -206,12 +206,17 @@ absl::StatusOr<EvalReport> Evaluate(const EvalOptions& o) {
   const std::string heldout = (fs::path(o.data) / (o.split + ".jsonl")).string();
   MOT_ASSIGN_OR_RETURN(Manifest manifest, ReadManifest(heldout, BadRowPolicy::kStrict));
   MOT_ASSIGN_OR_RETURN(Checkpoint ckpt, Checkpoint::Open(o.checkpoint));
-  backend::cpu::CpuBackend backend(o.pool);
+  std::string device_note;
+  MOT_ASSIGN_OR_RETURN(std::unique_ptr<backend::Backend> backend,
+                       backend::CreateBackend(o.device, o.pool, {}, &device_note));
+  if (o.progress)
+    std::fprintf(stderr, "eval: %s (%s)\n", device_note.c_str(),
+                 std::string(backend->name()).c_str());
   engine::EngineOptions eo;
   eo.max_running = 32;
   eo.max_step_tokens = 512;
   MOT_ASSIGN_OR_RETURN(std::unique_ptr<engine::Engine> eng,
-                       engine::Engine::Create(eo, &ckpt, &backend));
+                       engine::Engine::Create(eo, &ckpt, backend.get()));
   const tokenizer::PromptBuilder& builder = eng->prompt_builder();
   const tokenizer::UnifiedVocab& vocab = builder.vocab();
 

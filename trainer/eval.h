@@ -40,6 +40,7 @@ struct EvalOptions {
   std::string json_out;           // "" : no JSON file
   ThreadPool* pool = nullptr;     // REQUIRES: non-null
   bool progress = true;
+  std::string device = "cpu";  // the generation's backend: cpu, cuda or auto (backend_factory.h)
 };
 
 struct TaskResult {

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/backend/backend_factory.h"
 #include "engine/core/status_macros.h"
 #include "engine/core/thread_pool.h"
 #include "model_loaders/default_model.h"
@@ -63,6 +64,8 @@ ABSL_FLAG(std::string, metrics, "", "Metrics JSONL file (default: OUT/metrics.js
 ABSL_FLAG(int64_t, max_per_task, 0, "Eval: examples per task (0: all).");
 ABSL_FLAG(std::string, json, "", "Eval: also write the results as JSON to this file.");
 ABSL_FLAG(std::string, split, "heldout", "Eval: DATA/<split>.jsonl (heldout, or train).");
+ABSL_FLAG(std::string, device, "cpu",
+          "Eval: the backend that generates: cpu, cuda (GPU 0) or auto (the GPU when usable)");
 
 // compare
 ABSL_FLAG(std::string, plot_script, MOT_TRAINER_PLOT_SCRIPT,
@@ -181,6 +184,8 @@ absl::Status RunEval() {
   o.max_per_task = absl::GetFlag(FLAGS_max_per_task);
   o.json_out = absl::GetFlag(FLAGS_json);
   o.split = absl::GetFlag(FLAGS_split);
+  o.device = absl::GetFlag(FLAGS_device);
+  if (absl::Status s = backend::CheckDeviceName(o.device); !s.ok()) return s;
   if (o.checkpoint.empty()) return FlagError("checkpoint", "is required");
   if (o.data.empty()) return FlagError("data", "is required (a demo data directory)");
   if (o.max_per_task < 0) return FlagError("max_per_task", "must be >= 0");
@@ -278,15 +283,16 @@ Subcommand TrainCommand() {
 }
 
 Subcommand EvalCommand() {
-  return {"eval",
-          "generate greedily on the demo's held-out split and judge captions, images, speech",
-          "usage: mot-train eval --checkpoint CKPT --data DEMO_DIR [--max_per_task N]\n"
-          "         [--split heldout|train] [--json FILE] [--threads N]\n\n"
-          "caption: color and shape words right; text_to_image: background color, shape color\n"
-          "and the shape's place by pixel statistics; speech_to_text: color and shape words;\n"
-          "text_to_speech: not silent and within 30% of espeak-ng's duration.",
-          {"checkpoint", "data", "split", "max_per_task", "json", "threads"},
-          RunEval};
+  return {
+      "eval",
+      "generate greedily on the demo's held-out split and judge captions, images, speech",
+      "usage: mot-train eval --checkpoint CKPT --data DEMO_DIR [--max_per_task N]\n"
+      "         [--split heldout|train] [--json FILE] [--threads N] [--device cpu|cuda|auto]\n\n"
+      "caption: color and shape words right; text_to_image: background color, shape color\n"
+      "and the shape's place by pixel statistics; speech_to_text: color and shape words;\n"
+      "text_to_speech: not silent and within 30% of espeak-ng's duration.",
+      {"checkpoint", "data", "split", "max_per_task", "json", "threads", "device"},
+      RunEval};
 }
 
 Subcommand CompareCommand() {
