@@ -265,7 +265,9 @@ absl::StatusOr<bool> GetBool(const json& obj, const char* key, bool fallback) {
 }
 
 // rope_scaling as transformers writes it: "rope_type" (newer) and/or "type" (older).
-absl::Status MapRopeScaling(const json& root, RopeScaling* out) {
+// `max_positions` is the config's max_position_embeddings: yarn's original context in
+// transformers 4.46, which the oracle pins.
+absl::Status MapRopeScaling(const json& root, int32_t max_positions, RopeScaling* out) {
   const auto it = root.find("rope_scaling");
   if (it == root.end() || it->is_null()) return absl::OkStatus();
   const json& r = *it;
@@ -314,10 +316,44 @@ absl::Status MapRopeScaling(const json& root, RopeScaling* out) {
     out->factor = static_cast<float>(f);
     out->low_freq_factor = static_cast<float>(lo);
     out->high_freq_factor = static_cast<float>(hi);
+  } else if (type == "yarn") {
+    for (const char* k : {"factor", "attention_factor", "beta_fast", "beta_slow",
+                          "original_max_position_embeddings"}) {
+      allowed.push_back(k);
+    }
+    out->type = RopeScalingType::kYarn;
+    MOT_ASSIGN_OR_RETURN(const double f, GetNumber(r, "factor", "rope_scaling.factor"));
+    out->factor = static_cast<float>(f);
+    out->original_max_position_embeddings = max_positions;
+    // transformers 4.46 computes yarn from max_position_embeddings; later versions take
+    // original_max_position_embeddings and recompute the factor. Where the two agree (Qwen2.5's
+    // configs) both give these frequencies; where they differ, refuse rather than pick one.
+    if (const auto o = r.find("original_max_position_embeddings"); o != r.end()) {
+      MOT_ASSIGN_OR_RETURN(const int32_t orig,
+                           GetInt(r, "original_max_position_embeddings", 1, int64_t{1} << 24,
+                                  "rope_scaling.original_max_position_embeddings"));
+      if (orig != max_positions) {
+        return FieldError(
+            "rope_scaling.original_max_position_embeddings",
+            absl::StrCat(orig, " differs from max_position_embeddings ", max_positions,
+                         ": transformers versions disagree on such a yarn config"));
+      }
+    }
+    auto optional = [&](const char* key, double fallback) -> absl::StatusOr<double> {
+      const auto it = r.find(key);
+      if (it == r.end() || it->is_null()) return fallback;
+      return GetNumber(r, key, absl::StrCat("rope_scaling.", key));
+    };
+    MOT_ASSIGN_OR_RETURN(const double fast, optional("beta_fast", 32.0));
+    MOT_ASSIGN_OR_RETURN(const double slow, optional("beta_slow", 1.0));
+    MOT_ASSIGN_OR_RETURN(const double af, optional("attention_factor", 0.1 * std::log(f) + 1.0));
+    out->beta_fast = static_cast<float>(fast);
+    out->beta_slow = static_cast<float>(slow);
+    out->attention_factor = static_cast<float>(af);
   } else {
     return FieldError("rope_scaling.rope_type",
                       absl::StrCat("unsupported rope scaling type \"", type,
-                                   "\" (supported: default, linear, llama3)"));
+                                   "\" (supported: default, linear, llama3, yarn)"));
   }
   for (const auto& item : r.items()) {
     // A named copy: clang 14 cannot capture a structured binding in a lambda.
@@ -535,7 +571,7 @@ absl::StatusOr<HfConfig> MapConfigOf(const json& root, const ArchInfo* arch) {
           absl::StrCat("must be 1.0 (rotary on the whole head), got ", ShortDump(*prf)));
     }
   }
-  MOT_RETURN_IF_ERROR(MapRopeScaling(root, &c.rope_scaling));
+  MOT_RETURN_IF_ERROR(MapRopeScaling(root, c.max_seq_len, &c.rope_scaling));
 
   switch (arch->arch) {
     case Arch::kLlama: {

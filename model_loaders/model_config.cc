@@ -152,6 +152,17 @@ absl::Status ValidateRopeScaling(const RopeScaling& r) {
       }
       return CheckRange("rope_scaling.original_max_position_embeddings",
                         r.original_max_position_embeddings, 1, kMaxSeqLen);
+    case RopeScalingType::kYarn:
+      MOT_RETURN_IF_ERROR(CheckPositiveFloat("rope_scaling.factor", r.factor));
+      MOT_RETURN_IF_ERROR(CheckPositiveFloat("rope_scaling.beta_slow", r.beta_slow));
+      MOT_RETURN_IF_ERROR(CheckPositiveFloat("rope_scaling.attention_factor", r.attention_factor));
+      if (!(r.beta_fast > r.beta_slow) || !std::isfinite(r.beta_fast)) {
+        return FieldError(
+            "rope_scaling.beta_fast",
+            absl::StrCat("must be finite and > beta_slow=", r.beta_slow, ", got ", r.beta_fast));
+      }
+      return CheckRange("rope_scaling.original_max_position_embeddings",
+                        r.original_max_position_embeddings, 1, kMaxSeqLen);
   }
   return FieldError("rope_scaling.type", "invalid value");
 }
@@ -195,10 +206,25 @@ absl::Status ParseRopeScaling(const json& root, RopeScaling* out) {
     MOT_RETURN_IF_ERROR(ReadInt(r, "original_max_position_embeddings",
                                 "rope_scaling.original_max_position_embeddings", 1, kMaxSeqLen,
                                 &out->original_max_position_embeddings));
+  } else if (type == "yarn") {
+    MOT_RETURN_IF_ERROR(CheckKeys(r, "rope_scaling",
+                                  {"type", "factor", "original_max_position_embeddings",
+                                   "beta_fast", "beta_slow", "attention_factor"}));
+    out->type = RopeScalingType::kYarn;
+    MOT_RETURN_IF_ERROR(ReadRequiredFloat(r, "factor", "rope_scaling.factor", &out->factor));
+    MOT_RETURN_IF_ERROR(ReadInt(r, "original_max_position_embeddings",
+                                "rope_scaling.original_max_position_embeddings", 1, kMaxSeqLen,
+                                &out->original_max_position_embeddings));
+    MOT_RETURN_IF_ERROR(
+        ReadRequiredFloat(r, "beta_fast", "rope_scaling.beta_fast", &out->beta_fast));
+    MOT_RETURN_IF_ERROR(
+        ReadRequiredFloat(r, "beta_slow", "rope_scaling.beta_slow", &out->beta_slow));
+    MOT_RETURN_IF_ERROR(ReadRequiredFloat(r, "attention_factor", "rope_scaling.attention_factor",
+                                          &out->attention_factor));
   } else {
     return FieldError("rope_scaling.type",
                       absl::StrCat("unsupported rope scaling type ", ShortDump(json(type)),
-                                   " (supported: \"linear\", \"llama3\")"));
+                                   " (supported: \"linear\", \"llama3\", \"yarn\")"));
   }
   return absl::OkStatus();
 }
@@ -422,6 +448,28 @@ std::vector<double> RopeInverseFrequencies(const MotConfig& c) {
   std::vector<double> inv_freq(static_cast<size_t>(std::max(half, 0)));
   const RopeScaling& r = c.rope_scaling;
   constexpr double kPi = 3.14159265358979323846;
+  if (r.type == RopeScalingType::kYarn) {
+    // transformers' _compute_yarn_parameters (4.46): a linear ramp over the frequency index
+    // between the dimensions where original_max_position_embeddings positions turn
+    // beta_fast and beta_slow times; interpolated (f / factor) below the ramp's low end,
+    // extrapolated (f) above its high end.
+    const double dim = c.head_dim;
+    const double base = c.rope_theta;
+    auto correction_dim = [&](double rotations) {
+      return dim * std::log(r.original_max_position_embeddings / (rotations * 2 * kPi)) /
+             (2 * std::log(base));
+    };
+    const double low = std::max(std::floor(correction_dim(r.beta_fast)), 0.0);
+    double high = std::min(std::ceil(correction_dim(r.beta_slow)), dim - 1);
+    if (low == high) high += 0.001;  // as transformers: no zero-width ramp
+    for (int32_t i = 0; i < half; ++i) {
+      const double f = std::pow(base, -2.0 * i / dim);
+      const double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+      const double extrapolation = 1.0 - ramp;
+      inv_freq[static_cast<size_t>(i)] = f / r.factor * (1.0 - extrapolation) + f * extrapolation;
+    }
+    return inv_freq;
+  }
   for (int32_t i = 0; i < half; ++i) {
     double f =
         std::pow(static_cast<double>(c.rope_theta), -2.0 * i / static_cast<double>(c.head_dim));
@@ -444,6 +492,10 @@ std::vector<double> RopeInverseFrequencies(const MotConfig& c) {
     inv_freq[static_cast<size_t>(i)] = f;
   }
   return inv_freq;
+}
+
+double RopeAttentionFactor(const MotConfig& c) {
+  return c.rope_scaling.type == RopeScalingType::kYarn ? c.rope_scaling.attention_factor : 1.0;
 }
 
 int MotConfig::TowerOf(int32_t id) const {
@@ -744,12 +796,20 @@ std::string MotConfigToJson(const MotConfig& c) {
   if (c.rope_scaling.type != RopeScalingType::kNone) {
     const RopeScaling& r = c.rope_scaling;
     nlohmann::ordered_json o;
-    o["type"] = r.type == RopeScalingType::kLinear ? "linear" : "llama3";
+    o["type"] = r.type == RopeScalingType::kLinear   ? "linear"
+                : r.type == RopeScalingType::kLlama3 ? "llama3"
+                                                     : "yarn";
     o["factor"] = ShortestDouble(r.factor);
     if (r.type == RopeScalingType::kLlama3) {
       o["low_freq_factor"] = ShortestDouble(r.low_freq_factor);
       o["high_freq_factor"] = ShortestDouble(r.high_freq_factor);
       o["original_max_position_embeddings"] = r.original_max_position_embeddings;
+    }
+    if (r.type == RopeScalingType::kYarn) {
+      o["original_max_position_embeddings"] = r.original_max_position_embeddings;
+      o["beta_fast"] = ShortestDouble(r.beta_fast);
+      o["beta_slow"] = ShortestDouble(r.beta_slow);
+      o["attention_factor"] = ShortestDouble(r.attention_factor);
     }
     j["rope_scaling"] = std::move(o);
   }

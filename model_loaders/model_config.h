@@ -101,16 +101,24 @@ struct VocabRange {
 
 inline constexpr int kMaxModalities = 8;
 
-enum class RopeScalingType { kNone, kLinear, kLlama3 };
+enum class RopeScalingType { kNone, kLinear, kLlama3, kYarn };
 
 // config.json "rope_scaling" (see the file comment); the fields a type does not use keep
 // their defaults.
 struct RopeScaling {
   RopeScalingType type = RopeScalingType::kNone;
-  float factor = 1.0f;                           // linear, llama3: finite, > 0
+  float factor = 1.0f;                           // linear, llama3, yarn: finite, > 0
   float low_freq_factor = 1.0f;                  // llama3: finite, > 0
   float high_freq_factor = 4.0f;                 // llama3: finite, > low_freq_factor
-  int32_t original_max_position_embeddings = 0;  // llama3: >= 1
+  int32_t original_max_position_embeddings = 0;  // llama3, yarn: >= 1
+  // yarn (transformers' _compute_yarn_parameters, 4.46): the ramp between interpolated and
+  // extrapolated frequencies runs over the dimensions where a position range of
+  // original_max_position_embeddings turns beta_fast .. beta_slow times; attention_factor
+  // multiplies cos and sin (so q·k by its square), written resolved (0.1 ln(factor) + 1
+  // when the source config gave none).
+  float beta_fast = 32.0f;        // yarn: finite, > beta_slow
+  float beta_slow = 1.0f;         // yarn: finite, > 0
+  float attention_factor = 1.0f;  // yarn: finite, > 0
 
   bool operator==(const RopeScaling&) const = default;
 };
@@ -208,6 +216,10 @@ absl::Status ValidateMotConfig(const MotConfig& config);
 // The rotary inverse frequencies of `config` (head_dim / 2 values, rope_theta and
 // rope_scaling applied), in double. REQUIRES: a validated config.
 std::vector<double> RopeInverseFrequencies(const MotConfig& config);
+
+// What rotary scales q and k by (transformers multiplies cos and sin by it): yarn's
+// attention_factor, else 1. The attention scores are then scaled by its square.
+double RopeAttentionFactor(const MotConfig& config);
 
 // Reads and parses `path`; errors are prefixed with the path.
 absl::StatusOr<MotConfig> LoadMotConfig(const std::string& path);

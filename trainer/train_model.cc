@@ -440,6 +440,23 @@ absl::Status TrainModel::Allocate() {
         "TrainModel: field suppressed_token_ids: not supported by the trainer (its loss does "
         "not mask them)");
   }
+  // Imported-model fields the training math does not implement (it would train a model
+  // that the forward pass then runs differently).
+  if (config_.rope_scaling.type != RopeScalingType::kNone) {
+    return absl::UnimplementedError(
+        "TrainModel: field rope_scaling: not supported by the trainer (its rotary is plain "
+        "rope_theta)");
+  }
+  if (config_.attention_bias) {
+    return absl::UnimplementedError(
+        "TrainModel: field attention_bias: not supported by the trainer (no q/k/v bias "
+        "gradients)");
+  }
+  if (config_.sliding_window != 0) {
+    return absl::UnimplementedError(
+        "TrainModel: field sliding_window: not supported by the trainer (its attention is "
+        "global)");
+  }
   backend_ = std::make_unique<backend::cpu::CpuBackend>(pool_);
   impl_->attn_scratch.resize(static_cast<size_t>(pool_->num_threads()));
   impl_->rotary = RotaryTable(config_.max_seq_len, config_.head_dim, config_.rope_theta);

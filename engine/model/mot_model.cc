@@ -174,6 +174,7 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
   if (config_.rope_scaling.type != RopeScalingType::kNone) {
     inv_freq_ = RopeInverseFrequencies(config_);
   }
+  attention_factor2_ = RopeAttentionFactor(config_) * RopeAttentionFactor(config_);
   tower_begin_.assign(static_cast<size_t>(towers) + 1, 0);
   return PlaceWeights();
 }
@@ -572,7 +573,10 @@ absl::Status MotModel::Forward(const StepBatch& batch, kv::KvCache* cache, float
     args.n_heads = config_.n_heads;
     args.n_kv_heads = config_.n_kv_heads;
     args.head_dim = config_.head_dim;
+    // yarn's attention factor scales q and k (transformers multiplies cos and sin by it):
+    // the scores by its square.
     args.scale = 1.0f / std::sqrt(static_cast<float>(config_.head_dim));
+    if (attention_factor2_ != 1.0) args.scale *= static_cast<float>(attention_factor2_);
     args.window = config_.sliding_window;
     args.out = attn;
     args.ldo = q_dim;

@@ -537,7 +537,9 @@ TEST_F(EngineTest, RandomWorkloadOf64RequestsKeepsInvariantsAndFreesEverything) 
   for (size_t i = 0; i < handles.size(); ++i) {
     Output out = Collect(*handles[i]);
     EXPECT_NE(out.reason, FinishReason::kError) << i << ": " << out.status;
-    if (!cancel[i]) EXPECT_NE(out.reason, FinishReason::kCancelled) << i;
+    if (!cancel[i]) {
+      EXPECT_NE(out.reason, FinishReason::kCancelled) << i;
+    }
   }
   EXPECT_EQ(engine->Stats().invariant_error, "");
   ExpectAllBlocksFree(*engine);

@@ -144,11 +144,22 @@ struct BadConfig {
 TEST(MapHfConfigTest, RefusesWhatItCannotExpressNamingTheField) {
   const std::vector<BadConfig> cases = {
       {"unknown architecture", "GemmaForCausalLM", [](json&) {}, "GemmaForCausalLM"},
-      {"yarn", "Qwen2ForCausalLM",
+      {"longrope", "Qwen2ForCausalLM",
        [](json& c) {
-         c["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
+         c["rope_scaling"] = {{"type", "longrope"}, {"factor", 4.0}};
        },
-       "yarn"},
+       "longrope"},
+      {"yarn whose original context is not max_position_embeddings", "Qwen2ForCausalLM",
+       [](json& c) {
+         c["rope_scaling"] = {
+             {"type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 7}};
+       },
+       "field rope_scaling.original_max_position_embeddings: 7 differs"},
+      {"yarn with mscale", "Qwen2ForCausalLM",
+       [](json& c) {
+         c["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}, {"mscale", 0.7}};
+       },
+       "rope_scaling.mscale"},
       {"dynamic", "LlamaForCausalLM",
        [](json& c) {
          c["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
@@ -431,11 +442,11 @@ TEST(ImportHfModelTest, BadInputIsRefusedNamingFileAndTensorAndNothingIsWritten)
       {"unsupported config field",
        [](const std::string& hf) {
          json c = json::parse(ReadAll(hf + "/config.json"));
-         c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+         c["rope_scaling"] = {{"rope_type", "longrope"}, {"factor", 4.0}};
          WriteAllTo(hf + "/config.json", c.dump());
        },
        kInvalid,
-       {"config.json", "rope_scaling.rope_type", "yarn"}},
+       {"config.json", "rope_scaling.rope_type", "longrope"}},
       {"unknown architecture",
        [](const std::string& hf) {
          json c = json::parse(ReadAll(hf + "/config.json"));

@@ -305,6 +305,17 @@ TEST(ModelConfigExtensionsTest, ParseAndRoundTrip) {
   ASSERT_THAT(lin, IsOk());
   EXPECT_EQ(lin->rope_scaling.type, RopeScalingType::kLinear);
   EXPECT_EQ(*ParseMotConfig(MotConfigToJson(*lin)), *lin);
+  j["rope_scaling"] = {
+      {"type", "yarn"},    {"factor", 4.0},    {"original_max_position_embeddings", 32768},
+      {"beta_fast", 32.0}, {"beta_slow", 1.0}, {"attention_factor", 1.25}};
+  const absl::StatusOr<MotConfig> yarn = ParseMotConfig(j.dump());
+  ASSERT_THAT(yarn, IsOk());
+  EXPECT_EQ(yarn->rope_scaling.type, RopeScalingType::kYarn);
+  EXPECT_EQ(yarn->rope_scaling.original_max_position_embeddings, 32768);
+  EXPECT_EQ(yarn->rope_scaling.attention_factor, 1.25f);
+  EXPECT_EQ(RopeAttentionFactor(*yarn), 1.25);
+  EXPECT_EQ(RopeAttentionFactor(*lin), 1.0);
+  EXPECT_EQ(*ParseMotConfig(MotConfigToJson(*yarn)), *yarn);
 }
 
 TEST(ModelConfigExtensionsTest, BadValuesNameTheField) {
@@ -312,7 +323,19 @@ TEST(ModelConfigExtensionsTest, BadValuesNameTheField) {
       {[](json& j) {
          j["rope_scaling"] = {{"type", "yarn"}, {"factor", 4.0}};
        },
-       "field rope_scaling.type: unsupported rope scaling type \"yarn\""},
+       "field rope_scaling.original_max_position_embeddings: missing"},
+      {[](json& j) {
+         j["rope_scaling"] = {
+             {"type", "yarn"},   {"factor", 4.0},    {"original_max_position_embeddings", 64},
+             {"beta_fast", 1.0}, {"beta_slow", 1.0}, {"attention_factor", 1.1}};
+       },
+       "field rope_scaling.beta_fast: must be finite and > beta_slow=1"},
+      {[](json& j) {
+         j["rope_scaling"] = {
+             {"type", "yarn"},    {"factor", 4.0},    {"original_max_position_embeddings", 64},
+             {"beta_fast", 32.0}, {"beta_slow", 1.0}, {"attention_factor", 0.0}};
+       },
+       "field rope_scaling.attention_factor"},
       {[](json& j) {
          j["rope_scaling"] = {{"type", "dynamic"}, {"factor", 4.0}};
        },
@@ -385,6 +408,20 @@ TEST(ModelConfigExtensionsTest, RopeInverseFrequencies) {
     EXPECT_LT(l3[i], plain[i]);
     EXPECT_GT(l3[i], plain[i] / 8);
   }
+  // yarn, factor 4, original length 128, betas 32 and 1: the ramp runs from
+  // floor(16 ln(128 / 64 pi) / 2 ln 10^4) < 0 -> 0 to ceil(16 ln(128 / 2 pi) / 2 ln 10^4) = 3;
+  // frequency i is blended with weight clamp(i / 3) toward f / 4.
+  c.rope_scaling = RopeScaling{};
+  c.rope_scaling.type = RopeScalingType::kYarn;
+  c.rope_scaling.factor = 4.0f;
+  c.rope_scaling.original_max_position_embeddings = 128;
+  const std::vector<double> yarn = RopeInverseFrequencies(c);
+  EXPECT_DOUBLE_EQ(yarn[0], plain[0]);
+  for (size_t i = 1; i < 3; ++i) {
+    const double w = i / 3.0;
+    EXPECT_NEAR(yarn[i], plain[i] / 4 * w + plain[i] * (1 - w), 1e-15);
+  }
+  for (size_t i = 3; i < 8; ++i) EXPECT_DOUBLE_EQ(yarn[i], plain[i] / 4.0);
 }
 
 // qk_norm as an object (Chameleon's per-head LayerNorm with bias) and suppressed_token_ids:

@@ -62,7 +62,7 @@ TEST_P(BackendExtensionsTest, SlidingWindowAttentionMatchesReference) {
   std::mt19937 rng(7);
   const int32_t n_heads = 4, n_kv_heads = 2, head_dim = 32, len = 150;
   const int64_t kv_dim = int64_t{n_kv_heads} * head_dim;
-  auto cache = kv::ContiguousKvCache::Create({1, kv_dim, 1, 256, DType::kF32});
+  auto cache = kv::ContiguousKvCache::Create({1, kv_dim, 1, 256, DType::kF32, {}});
   ASSERT_TRUE(cache.ok());
   const kv::KvLayerView view = (*cache)->LayerView(0);
   std::vector<kv::KvSlot> slots(len);

@@ -309,13 +309,20 @@ TEST_P(HfImportOracleTest, MatchesTransformers) {
   if (c.arch == "qwen2") {
     EXPECT_TRUE(config.attention_bias);
   }
+  if (c.arch == "qwen2_yarn") {
+    EXPECT_EQ(config.rope_scaling.type, RopeScalingType::kYarn);
+    EXPECT_NEAR(config.rope_scaling.attention_factor, 0.1 * std::log(4.0) + 1.0, 1e-6);
+    EXPECT_EQ(config.rope_scaling.original_max_position_embeddings, 128);
+  }
 
   // 3. Prefill, decode and greedy ids, and the prompt token by token.
   ExpectMatches(*loaded, c.arch, 0, ref, vocab);
 
   // 4. The extension under test matters: without it the logits miss transformers by far.
   MotConfig without = config;
-  if (c.arch == "llama3" || c.arch == "linear") without.rope_scaling = RopeScaling{};
+  if (c.arch == "llama3" || c.arch == "linear" || c.arch == "qwen2_yarn") {
+    without.rope_scaling = RopeScaling{};
+  }
   if (c.arch == "mistral") without.sliding_window = 0;
   if (!(without == config)) {
     auto plain = RewriteWith(*loaded, without, dir + "/without");
@@ -335,7 +342,8 @@ INSTANTIATE_TEST_SUITE_P(Architectures, HfImportOracleTest,
                          ::testing::Values(HfCase{"llama3", false, "LlamaForCausalLM"},
                                            HfCase{"linear", false, "LlamaForCausalLM"},
                                            HfCase{"mistral", false, "MistralForCausalLM"},
-                                           HfCase{"qwen2", true, "Qwen2ForCausalLM"}),
+                                           HfCase{"qwen2", true, "Qwen2ForCausalLM"},
+                                           HfCase{"qwen2_yarn", false, "Qwen2ForCausalLM"}),
                          [](const ::testing::TestParamInfo<HfCase>& info) {
                            return info.param.arch;
                          });

@@ -9,7 +9,7 @@ generation, and the logits of each decode step (the generated tokens fed one at 
 through transformers' KV cache).
 
 CLI:
-  hf_oracle.py --arch llama3|linear|mistral|qwen2|serve|serve_llama3|bagel --out DIR
+  hf_oracle.py --arch llama3|linear|mistral|qwen2|qwen2_yarn|serve|serve_llama3|bagel --out DIR
                [--shard] [--seed N]
 Writes DIR/hf/ (the model directory), DIR/prefill.bin ([prompt, vocab] float32),
 DIR/decode.bin ([gen, vocab] float32: row k is the step that fed generated[k]) and
@@ -101,6 +101,12 @@ def make_model(arch):
     if arch == "qwen2":
         # Qwen2Config names no eos by default; real Qwen2 configs do (mot-import needs one).
         return Qwen2ForCausalLM(Qwen2Config(rope_theta=1000000.0, eos_token_id=2, **COMMON))
+    if arch == "qwen2_yarn":
+        # Qwen2.5's long-context rope: yarn, factor 4, its original context written as
+        # Qwen2.5 writes it (transformers 4.46 takes max_position_embeddings and warns about the
+        # extra key). head_dim 16, theta 10000: the ramp spans the first 3 frequencies.
+        return Qwen2ForCausalLM(Qwen2Config(rope_theta=10000.0, eos_token_id=2, rope_scaling={
+            "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 128}, **COMMON))
     if arch == "serve":
         return LlamaForCausalLM(LlamaConfig(bos_token_id=1, eos_token_id=2, **COMMON))
     if arch == "serve_llama3":

@@ -72,6 +72,25 @@ TEST(TrainModelTest, ParamsFollowExpectedTensorsOrder) {
   }
 }
 
+TEST(TrainModelTest, ImportedFieldsItCannotTrainAreRefusedByName) {
+  // The training math has plain rope, no q/k/v biases and global attention: a model with
+  // these fields would train into something the forward pass then runs differently.
+  ThreadPool pool(1);
+  MotConfig rope = Config3();
+  rope.rope_scaling.type = RopeScalingType::kLinear;
+  rope.rope_scaling.factor = 2.0f;
+  MotConfig bias = Config3();
+  bias.attention_bias = true;
+  MotConfig window = Config3();
+  window.sliding_window = 4;
+  for (const auto& [config, field] :
+       {std::pair{rope, "field rope_scaling"}, std::pair{bias, "field attention_bias"},
+        std::pair{window, "field sliding_window"}}) {
+    EXPECT_THAT(TrainModel::CreateRandom(config, 1, &pool),
+                StatusIs(absl::StatusCode::kUnimplemented, HasSubstr(field)));
+  }
+}
+
 TEST(TrainModelTest, TwoHalfBatchesAtHalfScaleEqualOneBatch) {
   ThreadPool pool(2);
   const MotConfig config = Config3();

@@ -265,7 +265,7 @@ void CudaBackend::DestroyPlan(Plan& plan) {
   plan = Plan();
 }
 
-const CudaBackend::Plan* CudaBackend::GetPlan(const PlanKey& key) {
+CudaBackend::Plan* CudaBackend::GetPlan(const PlanKey& key) {
   if (auto it = plans_.find(key); it != plans_.end()) return &it->second;
   if (plans_.size() >= kMaxPlans) {
     for (auto& [k, p] : plans_) DestroyPlan(p);
@@ -367,10 +367,17 @@ void CudaBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef
     b = x16;
     ldb = w.cols;
   }
-  const PlanKey key{
-      m,           w.rows, w.cols, ldb, ldy, w.dtype, accumulate, Alignment(w.data), Alignment(b),
-      Alignment(y)};
-  const Plan* plan = GetPlan(key);
+  const PlanKey key{.m = m,
+                    .rows = w.rows,
+                    .cols = w.cols,
+                    .ldb = ldb,
+                    .ldy = ldy,
+                    .dtype = w.dtype,
+                    .accumulate = accumulate,
+                    .align_a = Alignment(w.data),
+                    .align_b = Alignment(b),
+                    .align_c = Alignment(y)};
+  Plan* plan = GetPlan(key);
   if (plan == nullptr) return;
   if (!plan->has_algo) {
     MOT_CUDA_CHECK(LaunchLinearFallback(x, m, ldx, w.data, w.dtype, w.rows, w.cols, y, ldy,
@@ -379,9 +386,17 @@ void CudaBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef
   }
   const float alpha = 1.0f;
   const float beta = accumulate ? 1.0f : 0.0f;  // beta 0: y is not read (may hold NaN)
-  MOT_CUDA_CHECK(cublasLtMatmul(lt_, plan->desc, &alpha, w.data, plan->a, b, plan->b, &beta, y,
-                                plan->c, y, plan->c, &plan->algo, workspace_, kWorkspaceBytes,
-                                stream_));
+  const cublasStatus_t st =
+      cublasLtMatmul(lt_, plan->desc, &alpha, w.data, plan->a, b, plan->b, &beta, y, plan->c, y,
+                     plan->c, &plan->algo, workspace_, kWorkspaceBytes, stream_);
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
+    // Refused at launch (nothing was queued): this shape takes the fallback from now on.
+    plan->has_algo = false;
+    MOT_CUDA_CHECK(LaunchLinearFallback(x, m, ldx, w.data, w.dtype, w.rows, w.cols, y, ldy,
+                                        accumulate, stream_));
+    return;
+  }
+  Check(st, "cublasLtMatmul", __LINE__);
 }
 
 // ---- Row-wise ops.

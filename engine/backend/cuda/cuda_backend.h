@@ -136,7 +136,7 @@ class CudaBackend final : public Backend {
   // True when the backend may queue work: no sticky failure and the device made current.
   bool Ready();
   // The plan for `key` (made on first use); nullptr after recording a failure.
-  const Plan* GetPlan(const PlanKey& key);
+  Plan* GetPlan(const PlanKey& key);
   static void DestroyPlan(Plan& plan);
   // Grows `s` to at least `bytes`; nullptr after recording a failure.
   void* Grow(Scratch& s, int64_t bytes);
