@@ -279,7 +279,8 @@ void CpuBackend::StoreKv(const float* k, int64_t ldk, const float* v, int64_t ld
 void CpuBackend::Attention(const AttentionArgs& a) {
   if (a.rows <= 0 || a.n_heads <= 0) return;
   const int threads = pool_->num_threads();
-  for (int t = 0; t < threads; ++t) Scratch(t, AttentionScratchFloats(a.head_dim));
+  for (int t = 0; t < threads; ++t)
+    Scratch(t, AttentionScratchFloats(a.head_dim, a.n_heads / std::max(a.n_kv_heads, 1)));
   // Split the (row, head) pairs into one range per thread of equal cost: a pair's cost is
   // the number of positions it reads, so causal prefill rows are not all in one range.
   // With a sliding window a row reads at most `window` positions.

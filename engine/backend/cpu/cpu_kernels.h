@@ -75,14 +75,16 @@ struct Kernels {
                    float* y, int64_t ldy);
 
   // Attention for (row, head) pairs idx in [begin, end), r = idx / n_heads,
-  // h = idx % n_heads. `scratch` holds at least AttentionScratchFloats(head_dim) floats.
+  // h = idx % n_heads. `scratch` holds at least AttentionScratchFloats(head_dim, group)
+  // floats, group = n_heads / n_kv_heads.
   void (*attention_pairs)(const AttentionArgs& args, int64_t begin, int64_t end, float* scratch);
 };
 
 // Positions scored at once by attention_pairs (one softmax rescale per chunk).
 constexpr int64_t kAttentionChunk = 64;
-constexpr int64_t AttentionScratchFloats(int64_t head_dim) {
-  return head_dim + kAttentionChunk + 16;
+// Scores of one chunk, and per query head of a kv group its accumulator, running max and sum.
+constexpr int64_t AttentionScratchFloats(int64_t head_dim, int64_t group) {
+  return kAttentionChunk + group * (head_dim + 2) + 16;
 }
 
 extern const Kernels kScalarKernels;

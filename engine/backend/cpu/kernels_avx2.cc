@@ -161,6 +161,74 @@ struct Avx2AttentionOps {
     }
     for (; d < hd; ++d) acc[d] += w * LoadAs<T>(v, d);
   }
+  // A run's scores four keys at a time: each q vector loaded once for four keys, one
+  // accumulator per key, and the four horizontal sums in two hadds. A lone key (the run's
+  // tail) is reduced in the same order, so a key's score does not depend on where in its run
+  // it falls. head_dim not a multiple of 8: Dot key by key.
+  template <DType T>
+  static void DotRun(const float* q, const char* k, int64_t step, int32_t cnt, int32_t hd,
+                     float* s) {
+    if (hd % 8 != 0) {
+      for (int32_t j = 0; j < cnt; ++j) s[j] = Dot<T>(q, k + j * step, hd);
+      return;
+    }
+    int32_t j = 0;
+    for (; j + 4 <= cnt; j += 4) {
+      const char* k0 = k + j * step;
+      const char* k1 = k0 + step;
+      const char* k2 = k1 + step;
+      const char* k3 = k2 + step;
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+             a3 = _mm256_setzero_ps();
+      for (int32_t d = 0; d < hd; d += 8) {
+        const __m256 qv = _mm256_loadu_ps(q + d);
+        a0 = _mm256_fmadd_ps(qv, Load8<T>(k0, d), a0);
+        a1 = _mm256_fmadd_ps(qv, Load8<T>(k1, d), a1);
+        a2 = _mm256_fmadd_ps(qv, Load8<T>(k2, d), a2);
+        a3 = _mm256_fmadd_ps(qv, Load8<T>(k3, d), a3);
+      }
+      // [a0 pairs, a1 pairs | ...] -> [sum a0 lo, a1 lo, a2 lo, a3 lo | the high halves].
+      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+      _mm_storeu_ps(s + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
+    for (; j < cnt; ++j) {
+      const char* k0 = k + j * step;
+      __m256 a0 = _mm256_setzero_ps();
+      for (int32_t d = 0; d < hd; d += 8) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<T>(k0, d), a0);
+      }
+      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a0), _mm256_hadd_ps(a0, a0));
+      s[j] = _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
+  }
+  // The run's weighted values with the accumulator in registers, 32 dimensions at a time:
+  // one load and store of acc per run instead of per value (the same fma per element, in
+  // the same order, as Axpy value by value).
+  template <DType T>
+  static void AxpyRun(const float* w, const char* v, int64_t step, int32_t cnt, int32_t hd,
+                      float* acc) {
+    int32_t d = 0;
+    for (; d + 32 <= hd; d += 32) {
+      __m256 a0 = _mm256_loadu_ps(acc + d), a1 = _mm256_loadu_ps(acc + d + 8);
+      __m256 a2 = _mm256_loadu_ps(acc + d + 16), a3 = _mm256_loadu_ps(acc + d + 24);
+      const char* vj = v;
+      for (int32_t j = 0; j < cnt; ++j, vj += step) {
+        const __m256 wv = _mm256_set1_ps(w[j]);
+        a0 = _mm256_fmadd_ps(wv, Load8<T>(vj, d), a0);
+        a1 = _mm256_fmadd_ps(wv, Load8<T>(vj, d + 8), a1);
+        a2 = _mm256_fmadd_ps(wv, Load8<T>(vj, d + 16), a2);
+        a3 = _mm256_fmadd_ps(wv, Load8<T>(vj, d + 24), a3);
+      }
+      _mm256_storeu_ps(acc + d, a0);
+      _mm256_storeu_ps(acc + d + 8, a1);
+      _mm256_storeu_ps(acc + d + 16, a2);
+      _mm256_storeu_ps(acc + d + 24, a3);
+    }
+    if (d < hd) {
+      const int64_t skip = int64_t{d} * DTypeSize(T);  // bytes to element d of a value
+      for (int32_t j = 0; j < cnt; ++j) Axpy<T>(w[j], v + j * step + skip, hd - d, acc + d);
+    }
+  }
 };
 
 void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {

@@ -285,6 +285,16 @@ struct Avx512AttentionOps {
           _mm512_fmadd_ps(wv, Load16Masked<T>(v, d, mask), _mm512_maskz_loadu_ps(mask, acc + d)));
     }
   }
+  template <DType T>
+  static void DotRun(const float* q, const char* k, int64_t step, int32_t cnt, int32_t hd,
+                     float* s) {
+    for (int32_t j = 0; j < cnt; ++j) s[j] = Dot<T>(q, k + j * step, hd);
+  }
+  template <DType T>
+  static void AxpyRun(const float* w, const char* v, int64_t step, int32_t cnt, int32_t hd,
+                      float* acc) {
+    for (int32_t j = 0; j < cnt; ++j) Axpy<T>(w[j], v + j * step, hd, acc);
+  }
 };
 
 void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
