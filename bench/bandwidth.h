@@ -14,8 +14,9 @@
 
 namespace mot::bench {
 
-// Reads a `bytes`-byte buffer (rounded down to 4 KiB, at least 64 MiB) `repetitions` times
-// over the pool's threads and returns the best read rate in GB/s.
+// Reads a `bytes`-byte buffer (2 MiB aligned, advised as huge pages, rounded down to 2 MiB,
+// at least 64 MiB; 32-byte loads where the CPU has AVX2, as the weights are read) `repetitions`
+// times over the pool's threads and returns the best read rate in GB/s.
 double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes = size_t{1} << 30,
                                int repetitions = 7);
 
