@@ -287,10 +287,10 @@ absl::StatusOr<int64_t> EngineImpl::KvBudget(backend::Backend* backend) const {
   const int64_t avail = mem->free_bytes - keep - reserve;
   if (avail <= 0) {
     return absl::ResourceExhaustedError(
-        absl::StrCat(std::string(backend->name()), ": the weights leave ", mem->free_bytes, " bytes free of ",
-                     mem->total_bytes, "; one step's activations need ", reserve, " and ", keep,
-                     " are kept free (device_memory_fraction ", options_.device_memory_fraction,
-                     "): nothing is left for the KV cache"));
+        absl::StrCat(std::string(backend->name()), ": the weights leave ", mem->free_bytes,
+                     " bytes free of ", mem->total_bytes, "; one step's activations need ", reserve,
+                     " and ", keep, " are kept free (device_memory_fraction ",
+                     options_.device_memory_fraction, "): nothing is left for the KV cache"));
   }
   return cap > 0 ? std::min(cap, avail) : avail;
 }

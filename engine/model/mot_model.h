@@ -142,7 +142,7 @@ class MotModel {
   std::vector<Norm> final_norm_;                  // [tower]
   std::vector<std::vector<float>> norm_storage_;  // owns every Norm's f32 data
   std::vector<std::vector<float>> bias_storage_;  // owns every bqkv
-  std::vector<double> inv_freq_;  // rotary inverse frequencies when rope_scaling is set
+  std::vector<double> inv_freq_;    // rotary inverse frequencies when rope_scaling is set
   double attention_factor2_ = 1.0;  // RopeAttentionFactor(config) squared
   std::vector<std::unique_ptr<void, void (*)(void*)>> fused_storage_;  // fused weights
   std::vector<Tensor> weight_tensors_;           // keeps every weight view (or copy) alive

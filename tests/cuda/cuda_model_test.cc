@@ -119,8 +119,8 @@ TEST_P(CudaModelTest, GreedyTokensMatchTheCpu) {
       absl::StatusOr<std::vector<float>> logits = m.Forward(b, cache);
       EXPECT_THAT(logits, IsOk());
       if (!logits.ok()) break;
-      token = static_cast<int32_t>(std::max_element(logits->begin(), logits->end()) -
-                                   logits->begin());
+      token =
+          static_cast<int32_t>(std::max_element(logits->begin(), logits->end()) - logits->begin());
       out.push_back(token);
     }
     return out;
