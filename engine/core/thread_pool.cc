@@ -27,7 +27,7 @@ constexpr int kCallerSpinsBeforeYield = 2000;
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::thread::hardware_concurrency());
   num_threads = std::max(num_threads, 1);
-  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
+  for (int i = 1; i < num_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -40,7 +40,7 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::RunRanges(int index) {
+void ThreadPool::RunRanges() {
   uint64_t word = claim_.load(std::memory_order_acquire);
   for (;;) {
     const uint64_t ranges = word >> 32;
@@ -52,7 +52,7 @@ void ThreadPool::RunRanges(int index) {
     }
     const int64_t begin = std::min(n_, static_cast<int64_t>(next) * chunk_);
     const int64_t end = std::min(n_, begin + chunk_);
-    if (begin < end) (*fn_)(begin, end, index);
+    if (begin < end) (*fn_)(begin, end, static_cast<int>(next));
     done_.fetch_add(1, std::memory_order_acq_rel);
     word = claim_.load(std::memory_order_acquire);
   }
@@ -81,7 +81,7 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  RunRanges(0);
+  RunRanges();
   int spins = 0;
   while (done_.load(std::memory_order_acquire) != ranges) {
     if (++spins < kCallerSpinsBeforeYield) {
@@ -93,7 +93,7 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   fn_ = nullptr;
 }
 
-void ThreadPool::WorkerLoop(int index) {
+void ThreadPool::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
     int spins = 0;
@@ -107,7 +107,7 @@ void ThreadPool::WorkerLoop(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load(std::memory_order_acquire)) return;
-    RunRanges(index);
+    RunRanges();
   }
 }
 

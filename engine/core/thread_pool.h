@@ -32,18 +32,21 @@ class ThreadPool {
 
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs fn(begin, end, thread_index) over a partition of [0, n) into at most
-  // num_threads() contiguous ranges, each a multiple of `grain` long (but the last).
-  // thread_index in [0, num_threads()) names the thread running that range (0: the caller);
-  // one thread may run several ranges, one after another, so per-thread scratch indexed by
-  // it is never shared by two concurrent ranges. Runs inline when n <= grain or the pool
-  // has one thread.
+  // Runs fn(begin, end, slot) over a partition of [0, n) into at most num_threads()
+  // contiguous ranges, each a multiple of `grain` long (but the last). slot in
+  // [0, num_threads()) is the range's index, whichever thread runs it (one thread may run
+  // several ranges, one after another): scratch indexed by it is never shared by two
+  // concurrent ranges, and per-slot partial sums cover the same rows for the same (n, grain)
+  // however the threads were scheduled, so reducing them in slot order is deterministic
+  // (indexing by the running thread was not: a thread that ran both ranges of a busy loop
+  // summed them into one partial). Runs inline (slot 0) when n <= grain or the pool has one
+  // thread.
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn);
 
  private:
-  void WorkerLoop(int index);
+  void WorkerLoop();
   // Claims and runs ranges of the current loop until none is left unclaimed.
-  void RunRanges(int index);
+  void RunRanges();
 
   std::vector<std::thread> workers_;
   std::mutex mu_;

@@ -55,8 +55,25 @@ TEST(CpuFeaturesTest, BackendNameReportsTheLevel) {
   for (IsaLevel level : AvailableIsaLevels()) {
     CpuBackend backend(&pool, level);
     EXPECT_EQ(backend.isa(), level);
+    EXPECT_EQ(backend.name(),
+              std::string("cpu-") + IsaName(level) + (backend.uses_amx() ? "+amx" : ""));
+    backend.set_amx(false);
     EXPECT_EQ(backend.name(), std::string("cpu-") + IsaName(level));
   }
+}
+
+TEST(CpuFeaturesTest, AmxNeedsItsCpuidBitsAndTheLevel) {
+  const CpuFeatures& f = DetectCpuFeatures();
+  if (f.amx_bf16) {
+    EXPECT_TRUE(f.avx512 && f.avx512_bf16) << "AMX-BF16 here implies AVX-512 BF16";
+  }
+  ThreadPool pool(1);
+  setenv("MOT_CPU_AMX", "0", 1);
+  CpuBackend off(&pool);
+  EXPECT_FALSE(off.uses_amx()) << "MOT_CPU_AMX=0 turns it off";
+  unsetenv("MOT_CPU_AMX");
+  CpuBackend on(&pool);
+  EXPECT_EQ(on.uses_amx(), f.amx_bf16 && on.isa() == IsaLevel::kAvx512);
 }
 
 }  // namespace

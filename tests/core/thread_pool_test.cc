@@ -2,8 +2,11 @@
 #include "engine/core/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -43,6 +46,29 @@ TEST(ThreadPoolTest, CoversEveryIndexExactlyOnceInGrainMultiples) {
               << "index " << i << " threads " << threads << " n " << n << " grain " << grain;
         }
       }
+    }
+  }
+}
+
+TEST(ThreadPoolTest, ASlotCoversTheSameRowsWhicheverThreadRunsIt) {
+  // Per-slot partial sums reduce deterministically only if slot s always names the same
+  // range: loops repeated while the workers are awake, asleep or beaten to the ranges by
+  // the caller give every slot the same [begin, end).
+  ThreadPool pool(3);
+  for (int64_t n : {5, 64, 1000}) {
+    std::vector<std::pair<int64_t, int64_t>> first(3, {-1, -1});
+    for (int rep = 0; rep < 200; ++rep) {
+      std::vector<std::pair<int64_t, int64_t>> seen(3, {-1, -1});
+      pool.ParallelFor(n, 2, [&](int64_t b, int64_t e, int slot) {
+        seen[static_cast<size_t>(slot)] = {b, e};
+      });
+      if (rep == 0) first = seen;
+      ASSERT_EQ(seen, first) << "n " << n << " rep " << rep;
+      if (rep % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (int slot = 0; slot < 3; ++slot) {
+      if (first[static_cast<size_t>(slot)].first < 0) continue;
+      EXPECT_EQ(first[static_cast<size_t>(slot)].first % 2, 0);  // grain multiples
     }
   }
 }

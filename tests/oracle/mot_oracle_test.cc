@@ -152,6 +152,30 @@ TEST_P(MotOracleTest, PrefillLogitsMatchPyTorchReference) {
   EXPECT_TRUE(d.within) << "max |diff| " << d.max_abs << " at " << d.worst;
 }
 
+TEST_P(MotOracleTest, PrefillLogitsWithAmxMatchPyTorchReferenceToBf16Activations) {
+  const OracleCase& c = GetParam();
+  if (c.model.dtype != DType::kBF16) GTEST_SKIP() << "AMX runs bf16 weights only";
+  if (!PythonAvailable()) GTEST_SKIP() << "MOT_PYTHON=" << MOT_PYTHON << " not found";
+  auto model = OracleModel::Create(c.model);
+  ASSERT_THAT(model, IsOk());
+  (*model)->backend().set_amx(true);
+  if (!(*model)->backend().uses_amx()) GTEST_SKIP() << "no AMX-BF16 on this CPU/OS";
+  // 24 rows: every Linear runs on the tiles (m >= CpuBackend::kAmxMinM).
+  const SequenceInput in = MakeSequence((*model)->config(), 24, c.interleaved, c.model.seed);
+  auto ours = (*model)->Prefill(in);
+  ASSERT_THAT(ours, IsOk());
+  auto ref = RunPythonOracle((*model)->dir(), in);
+  ASSERT_THAT(ref, IsOk());
+  // Every Linear input rounded to bf16 (relative 2^-9 each) over 2 layers: measured up to
+  // 0.34% of the largest logit; a wrong tile layout or a lost block is of the order of the
+  // logits themselves.
+  const Diff probe = Compare(*ours, *ref, 0.0, 0.0);
+  const Diff d = Compare(*ours, *ref, 0.01 * probe.max_ref, 0.01);
+  std::printf("[oracle+amx] %-44s max|diff| %.3g (max|ref| %.3g)\n", c.model.name.c_str(),
+              d.max_abs, d.max_ref);
+  EXPECT_TRUE(d.within) << "max |diff| " << d.max_abs << " at " << d.worst;
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, MotOracleTest, ::testing::ValuesIn(OracleCases()), PrintName);
 
 // The configs of the invariance tests: both layouts, 3 towers, GQA and q/k norm.

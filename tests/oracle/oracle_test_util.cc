@@ -108,6 +108,9 @@ absl::StatusOr<std::unique_ptr<OracleModel>> OracleModel::Create(const ModelCase
   m->checkpoint_ = std::make_unique<Checkpoint>(std::move(ckpt));
   m->pool_ = std::make_unique<ThreadPool>(2);
   m->backend_ = std::make_unique<backend::cpu::CpuBackend>(m->pool_.get());
+  // f32 activations everywhere: the oracle and consistency tolerances are those of f32
+  // math; AMX's bf16 activations have their own test (MotOracleTest ...WithAmx...).
+  m->backend_->set_amx(false);
   model::MotModelOptions options;
   options.fuse_projections = c.fuse;
   MOT_ASSIGN_OR_RETURN(m->model_,

@@ -6,10 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <numeric>
+#include <string_view>
 
+#include "engine/backend/cpu/amx_gemm.h"
 #include "engine/backend/cpu/cpu_kernels.h"
 #include "engine/backend/cpu/reference_ops.h"
+#include "engine/core/dtype.h"
 
 namespace mot::backend::cpu {
 namespace {
@@ -35,6 +39,13 @@ CpuBackend::CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa)
   // sgemm is called from every pool thread on its own column range: OpenBLAS's own threads
   // would oversubscribe the cores (bench/results/backend_2026-11-23.md compares the two).
   openblas_set_num_threads(1);
+  const char* amx_env = std::getenv("MOT_CPU_AMX");
+  set_amx(amx_env == nullptr || std::string_view(amx_env) != "0");
+}
+
+void CpuBackend::set_amx(bool on) {
+  amx_ = on && isa_ == IsaLevel::kAvx512 && DetectCpuFeatures().amx_bf16;
+  name_ = std::string("cpu-") + IsaName(isa_) + (amx_ ? "+amx" : "");
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -69,6 +80,10 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
   }
   if (m <= kSmallM) {
     LinearSmall(x, m, ldx, w, y, ldy, accumulate);
+    return;
+  }
+  if (amx_ && w.dtype == DType::kBF16 && m >= kAmxMinM && w.cols % amx::kDepth == 0) {
+    LinearAmx(x, m, ldx, w, y, ldy, accumulate);
     return;
   }
   if ((w.dtype == DType::kBF16 || w.dtype == DType::kF16) && m <= kChunkedM) {
@@ -148,6 +163,46 @@ void CpuBackend::LinearInvariant(const float* x, int64_t m, int64_t ldx, const W
       }
     }
   });
+}
+
+void CpuBackend::LinearAmx(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                           int64_t ldy, bool accumulate) {
+  const int64_t k = w.cols;
+  const int64_t elems = amx::PackedElems(m, k);
+  if (amx_x_elems_ < elems) {
+    const size_t bytes = (static_cast<size_t>(elems) * sizeof(uint16_t) + 63) / 64 * 64;
+    amx_x_.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
+    if (amx_x_ == nullptr) throw std::bad_alloc();
+    amx_x_elems_ = elems;
+  }
+  uint16_t* packed = amx_x_.get();
+  const int64_t blocks = (m + amx::kRowBlock - 1) / amx::kRowBlock;
+  pool_->ParallelFor(blocks, GrainFor(amx::kRowBlock * k), [&](int64_t begin, int64_t end, int) {
+    amx::Pack(x, m, ldx, k, begin, end, packed);
+  });
+  const auto* wb = static_cast<const uint16_t*>(w.data);
+  const int64_t tiles = w.rows / amx::kRowBlock;
+  // Two tiles (32 output rows) per grain: the kernel's 2 x 2 blocking.
+  const int64_t scratch_floats = (amx::ScratchBytes(m, k) + 3) / 4;
+  for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, scratch_floats);
+  pool_->ParallelFor(tiles, 2, [&](int64_t begin, int64_t end, int thread) {
+    amx::Linear(packed, m, k, wb, begin * amx::kRowBlock, end * amx::kRowBlock, y, ldy, accumulate,
+                scratch_[static_cast<size_t>(thread)].data());
+  });
+  const int64_t tail = tiles * amx::kRowBlock;
+  if (tail < w.rows) {
+    // The last < 16 output rows: the same bf16-rounded inputs, on the streaming kernel.
+    float* rounded = Scratch(0, kSmallM * k);
+    for (int64_t i = 0; i < m; i += kSmallM) {
+      const int64_t rows = std::min(kSmallM, m - i);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < k; ++c) {
+          rounded[r * k + c] = BF16ToF32(F32ToBF16(x[(i + r) * ldx + c]));
+        }
+      }
+      kernels_->linear_small_m(rounded, rows, k, w, tail, w.rows, y + i * ldy, ldy, accumulate);
+    }
+  }
 }
 
 void CpuBackend::LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,

@@ -16,6 +16,10 @@
 // it, else vpmaddubsw); more rows dequantize panels of weights for sgemm, as bf16 does.
 // The integer path adds the activations' int8 rounding (relative ~1/254 per block) to the
 // weights' own.
+// bf16 weights on a CPU with AMX (CpuFeatures::amx_bf16, ISA level avx512): m >= kAmxMinM
+// rows take the tile GEMM of amx_gemm.h instead of converted panels and sgemm, with the
+// activations rounded to bf16 (as PyTorch and llama.cpp do for bf16 weights). On unless
+// MOT_CPU_AMX=0 or set_amx(false); the batch-invariant mode never uses it.
 // Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
 // whatever m is (Kernels::linear_invariant over chunks of <= invariant_max_m rows, never
 // sgemm), so a sequence's logits are bitwise the same alone or batched with others. The
@@ -26,6 +30,8 @@
 #ifndef MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_
 #define MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_
 
+#include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +62,8 @@ class CpuBackend final : public Backend {
   // at m = 17 the integer path took 0.5-0.75x sgemm's time, at m = 32 0.8-1.2x (a tie),
   // at m = 64 1.1-1.4x (bench/results/quantized_2026-12-02.md).
   static constexpr int64_t kQuantizedIntegerM = 32;
+  // bf16 weights with at least this many rows take the AMX tile GEMM where it is on.
+  static constexpr int64_t kAmxMinM = 9;
 
   // REQUIRES: pool != nullptr and outlives the backend.
   explicit CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa = std::nullopt);
@@ -64,6 +72,11 @@ class CpuBackend final : public Backend {
   IsaLevel isa() const { return isa_; }
   // Whether Q8_0/Q4_0 Linear runs the AVX-512 VNNI kernel.
   bool uses_vnni() const;
+
+  // Whether bf16 Linear with m >= kAmxMinM runs on AMX tiles. set_amx(true) takes effect
+  // only where the CPU and OS allow it (CpuFeatures::amx_bf16) and the level is avx512.
+  bool uses_amx() const { return amx_; }
+  void set_amx(bool on);
 
   // Turns the batch-invariant mode on or off (off at construction). Takes effect at the
   // next op.
@@ -105,6 +118,10 @@ class CpuBackend final : public Backend {
   // 256 KiB of weights, kept in cache) times chunks of <= invariant_max_m input rows.
   void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                        int64_t ldy, bool accumulate);
+  // Linear with bf16 weights on AMX tiles (amx_gemm.h): the rows packed once, then split
+  // over output rows; the output rows past the last whole 16 go to linear_small_m.
+  void LinearAmx(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
+                 bool accumulate);
   // Linear for larger m: OpenBLAS sgemm per thread over output-row ranges.
   void LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                    int64_t ldy, bool accumulate);
@@ -122,6 +139,12 @@ class CpuBackend final : public Backend {
   void (*linear_quantized_)(const QuantizedRows&, const WeightRef&, int64_t, int64_t, float*,
                             int64_t, bool);
   bool batch_invariant_ = false;
+  bool amx_ = false;
+  struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint16_t[], FreeDeleter> amx_x_;  // LinearAmx's packed input rows
+  int64_t amx_x_elems_ = 0;
   std::vector<int8_t> xq_;                   // LinearQuantized's quantized input rows
   std::vector<float> xq_scales_;             // and their per-block d and s
   std::vector<std::vector<float>> scratch_;  // one per pool thread

@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 namespace mot::backend::cpu {
@@ -19,6 +21,14 @@ uint64_t ReadXcr0() {
   // xgetbv with ecx = 0; encoded as bytes so no -mxsave flag is needed.
   __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(eax), "=d"(edx) : "c"(0));
   return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+
+// Linux hands the 8 KiB tile data state only to processes that ask (or TILELOADD faults).
+// The grant is per process, so threads started before or after it may all use the tiles.
+bool RequestTileData() {
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 }
 
 CpuFeatures Detect() {
@@ -42,10 +52,14 @@ CpuFeatures Detect() {
   f.avx2 = ymm_state && avx2 && fma && f16c;
   f.avx512 = f.avx2 && zmm_state && avx512f && avx512bw && avx512vl;
   f.avx512_vnni = f.avx512 && ((ecx >> 11) & 1);
+  const bool amx_bf16 = (edx >> 22) & 1;
+  const bool amx_tile = (edx >> 24) & 1;
   if (f.avx512) {
     __cpuid_count(7, 1, eax, ebx, ecx, edx);
     f.avx512_bf16 = (eax >> 5) & 1;
   }
+  const bool tile_state = (xcr0 & 0x60000) == 0x60000;  // XTILECFG (17) + XTILEDATA (18)
+  f.amx_bf16 = f.avx512_bf16 && amx_bf16 && amx_tile && tile_state && RequestTileData();
   return f;
 }
 #else

@@ -27,6 +27,10 @@ struct CpuFeatures {
   bool avx512 = false;  // AVX-512 F/BW/VL, with opmask/ZMM state enabled by the OS
   bool avx512_bf16 = false;
   bool avx512_vnni = false;  // AVX512_VNNI (vpdpbusd), with avx512 (so also VL)
+  // AMX-TILE + AMX-BF16 with avx512_bf16, tile state enabled in XCR0, and Linux granted
+  // this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, Linux 5.16+; asked
+  // once, by the detection itself): amx_gemm.h may run.
+  bool amx_bf16 = false;
 };
 
 // What this machine supports (computed once).

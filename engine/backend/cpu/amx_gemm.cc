@@ -1,0 +1,267 @@
+// Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
+//
+// Compiled with -mamx-tile -mamx-bf16 -mavx512bf16 (and AVX-512 F/BW/VL): nothing here may run
+// unless CpuFeatures::amx_bf16 is true.
+#include "engine/backend/cpu/amx_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <type_traits>
+
+namespace mot::backend::cpu::amx {
+namespace {
+
+// The tile registers: C (f32 accumulators, 16 weight rows x 16 input rows) in 0..3, A (16
+// weight rows x 32 k, read in place) in 4..5, B (16 k-pairs x 16 input rows, packed) in 6..7.
+// Input blocks per pass: about 1 MiB of packed rows stays in L2 while every weight panel
+// (32 rows x k) meets it; an even count keeps the 2 x 2 tile blocking.
+int64_t ChunkBlocks(int64_t k) {
+  return std::max<int64_t>(2, (1 << 20) / (kRowBlock * k * 2) / 2 * 2);
+}
+// Chunks of at least this many input blocks copy the weight panel (see Linear).
+constexpr int64_t kPanelMinBlocks = 8;
+// Depth steps per pass over a chunk on the copied panel: 32 rows x 512 k (32 KiB) in L1.
+constexpr int64_t kPanelDepthSteps = 16;
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+void ConfigureTiles() {
+  TileConfig cfg;
+  for (int t = 0; t < 8; ++t) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  _tile_loadconfig(&cfg);
+}
+
+// In place: r[j] lane i becomes r[i] lane j (a 16 x 16 transpose of 32-bit elements).
+inline void Transpose16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  // r[4g + e], 128-bit lane L: rows 4g .. 4g+3 of column 4L + e.
+  for (int g = 0; g < 4; ++g) {
+    r[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g + 0], t[4 * g + 2]);
+    r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g + 0], t[4 * g + 2]);
+    r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+    r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+  }
+  for (int e = 0; e < 4; ++e) {
+    const __m512i ab_lo = _mm512_shuffle_i32x4(r[e], r[4 + e], 0x44);
+    const __m512i ab_hi = _mm512_shuffle_i32x4(r[e], r[4 + e], 0xEE);
+    const __m512i cd_lo = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0x44);
+    const __m512i cd_hi = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0xEE);
+    t[e] = _mm512_shuffle_i32x4(ab_lo, cd_lo, 0x88);
+    t[4 + e] = _mm512_shuffle_i32x4(ab_lo, cd_lo, 0xDD);
+    t[8 + e] = _mm512_shuffle_i32x4(ab_hi, cd_hi, 0x88);
+    t[12 + e] = _mm512_shuffle_i32x4(ab_hi, cd_hi, 0xDD);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// One C tile c[o][i] (16 weight rows x 16 input rows, f32) written to y[i, o] for the
+// `rows` valid input rows.
+inline void StoreTransposed(const float* c, int64_t rows, float* y, int64_t ldy, bool accumulate) {
+  __m512i r[16];
+  for (int o = 0; o < 16; ++o) r[o] = _mm512_load_si512(c + 16 * o);
+  Transpose16x16(r);
+  for (int64_t i = 0; i < rows; ++i) {
+    __m512 v = _mm512_castsi512_ps(r[i]);
+    if (accumulate) v = _mm512_add_ps(v, _mm512_loadu_ps(y + i * ldy));
+    _mm512_storeu_ps(y + i * ldy, v);
+  }
+}
+
+// C tiles (a, b) for a < NA weight-row tiles at w0 (row stride w_stride bytes) and b < NB
+// packed input blocks at b0 (the next block kb_stride elements on), over nkb depth steps;
+// stored to c[a * 2 + b].
+template <int NA, int NB>
+void Block(const uint16_t* w0, int64_t w_stride, const uint16_t* b0, int64_t kb_stride, int64_t nkb,
+           float (*c)[256]) {
+  const uint16_t* w1 = w0 + 16 * (w_stride / 2);
+  const uint16_t* b1 = b0 + kb_stride;
+  _tile_zero(0);
+  if constexpr (NB == 2) _tile_zero(1);
+  if constexpr (NA == 2) _tile_zero(2);
+  if constexpr (NA == 2 && NB == 2) _tile_zero(3);
+  for (int64_t kb = 0; kb < nkb; ++kb) {
+    _tile_loadd(4, w0 + kb * kDepth, w_stride);
+    _tile_loadd(6, b0 + kb * 512, 64);
+    if constexpr (NB == 2) _tile_loadd(7, b1 + kb * 512, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (NB == 2) _tile_dpbf16ps(1, 4, 7);
+    if constexpr (NA == 2) {
+      _tile_loadd(5, w1 + kb * kDepth, w_stride);
+      _tile_dpbf16ps(2, 5, 6);
+      if constexpr (NB == 2) _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, c[0], 64);
+  if constexpr (NB == 2) _tile_stored(1, c[1], 64);
+  if constexpr (NA == 2) _tile_stored(2, c[2], 64);
+  if constexpr (NA == 2 && NB == 2) _tile_stored(3, c[3], 64);
+}
+
+// As Block, with the A tiles from a panel in tile order (a[kb][32 rows][32 k], 64-byte
+// rows) over depth steps [kb0, kb1), and the C tiles resumed from c unless `first`.
+template <int NA, int NB>
+void PanelBlock(const uint16_t* a, const uint16_t* b0, int64_t kb_stride, int64_t kb0, int64_t kb1,
+                bool first, float (*c)[256]) {
+  const uint16_t* b1 = b0 + kb_stride;
+  if (first) {
+    _tile_zero(0);
+    if constexpr (NB == 2) _tile_zero(1);
+    if constexpr (NA == 2) _tile_zero(2);
+    if constexpr (NA == 2 && NB == 2) _tile_zero(3);
+  } else {
+    _tile_loadd(0, c[0], 64);
+    if constexpr (NB == 2) _tile_loadd(1, c[1], 64);
+    if constexpr (NA == 2) _tile_loadd(2, c[2], 64);
+    if constexpr (NA == 2 && NB == 2) _tile_loadd(3, c[3], 64);
+  }
+  for (int64_t kb = kb0; kb < kb1; ++kb) {
+    _tile_loadd(4, a + kb * 1024, 64);
+    _tile_loadd(6, b0 + kb * 512, 64);
+    if constexpr (NB == 2) _tile_loadd(7, b1 + kb * 512, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if constexpr (NB == 2) _tile_dpbf16ps(1, 4, 7);
+    if constexpr (NA == 2) {
+      _tile_loadd(5, a + kb * 1024 + 512, 64);
+      _tile_dpbf16ps(2, 5, 6);
+      if constexpr (NB == 2) _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, c[0], 64);
+  if constexpr (NB == 2) _tile_stored(1, c[1], 64);
+  if constexpr (NA == 2) _tile_stored(2, c[2], 64);
+  if constexpr (NA == 2 && NB == 2) _tile_stored(3, c[3], 64);
+}
+
+template <typename F>
+void Dispatch(int na, int nb, F&& f) {
+  if (na == 2 && nb == 2) {
+    f(std::integral_constant<int, 2>(), std::integral_constant<int, 2>());
+  } else if (na == 2) {
+    f(std::integral_constant<int, 2>(), std::integral_constant<int, 1>());
+  } else if (nb == 2) {
+    f(std::integral_constant<int, 1>(), std::integral_constant<int, 2>());
+  } else {
+    f(std::integral_constant<int, 1>(), std::integral_constant<int, 1>());
+  }
+}
+
+// Writes the C tiles of weight rows [o, o + 16 na) x input blocks [b, b + nb) to y.
+void StoreBlock(float (*c)[256], int na, int nb, int64_t o, int64_t b, int64_t m, float* y,
+                int64_t ldy, bool accumulate) {
+  for (int a = 0; a < na; ++a) {
+    for (int bb = 0; bb < nb; ++bb) {
+      const int64_t i0 = (b + bb) * kRowBlock;
+      StoreTransposed(c[a * 2 + bb], std::min<int64_t>(kRowBlock, m - i0),
+                      y + i0 * ldy + o + 16 * a, ldy, accumulate);
+    }
+  }
+}
+
+}  // namespace
+
+void Pack(const float* x, int64_t m, int64_t ldx, int64_t k, int64_t block_begin, int64_t block_end,
+          uint16_t* packed) {
+  const int64_t nkb = k / kDepth;
+  for (int64_t blk = block_begin; blk < block_end; ++blk) {
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+      __m512i r[16];
+      for (int64_t i = 0; i < 16; ++i) {
+        const int64_t row = blk * kRowBlock + i;
+        if (row < m) {
+          const float* src = x + row * ldx + kb * kDepth;
+          // Elements 0..15 from the first operand's pair, 16..31 from the second: the 32
+          // bf16 of this row's k-step as 16 (k, k + 1) pairs.
+          r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 16), _mm512_loadu_ps(src));
+        } else {
+          r[i] = _mm512_setzero_si512();
+        }
+      }
+      // Row i's pairs become column i: tile row p holds pair p of every input row.
+      Transpose16x16(r);
+      uint16_t* dst = packed + (blk * nkb + kb) * 512;
+      for (int p = 0; p < 16; ++p) _mm512_store_si512(dst + 32 * p, r[p]);
+    }
+  }
+}
+
+int64_t ScratchBytes(int64_t m, int64_t k) {
+  const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+  const int64_t chunk = std::min(blocks + 1, ChunkBlocks(k));
+  return 32 * k * 2 + (chunk + 1) * 2 * 1024 + 128;
+}
+
+void Linear(const uint16_t* packed, int64_t m, int64_t k, const uint16_t* w, int64_t o_begin,
+            int64_t o_end, float* y, int64_t ldy, bool accumulate, void* scratch) {
+  if (o_begin >= o_end || m <= 0) return;
+  const int64_t nkb = k / kDepth;
+  const int64_t w_stride = k * 2;  // bytes
+  const int64_t kb_stride = nkb * 512;
+  const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
+  const int64_t chunk = ChunkBlocks(k);
+  // Scratch: the weight panel in tile order, then the C tiles of one chunk (64-byte aligned).
+  auto* base =
+      reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t{63});
+  auto* panel = reinterpret_cast<uint16_t*>(base);
+  auto* tiles = reinterpret_cast<float(*)[256]>(base + 32 * k * 2);
+  alignas(64) float c[4][256];
+  ConfigureTiles();
+  for (int64_t c0 = 0; c0 < blocks; c0 += chunk) {
+    const int64_t c1 = std::min(blocks, c0 + chunk);
+    // With many input blocks per weight panel, copying the panel into tile order pays: its
+    // strided rows (k * 2 bytes apart, often a multiple of 4 KiB) all fall into a few L1
+    // sets, while the copy is read from L1 for a depth chunk of every block. With few
+    // blocks the copy costs more than it saves (measured: m = 32 slower, m = 512 ~20%
+    // faster at k = 2048).
+    const bool use_panel = c1 - c0 >= kPanelMinBlocks;
+    for (int64_t o = o_begin; o < o_end; o += 32) {
+      const int na = o_end - o >= 32 ? 2 : 1;
+      if (!use_panel) {
+        const uint16_t* w0 = w + o * k;
+        for (int64_t b = c0; b < c1; b += 2) {
+          const int nb = c1 - b >= 2 ? 2 : 1;
+          Dispatch(na, nb, [&](auto NA, auto NB) {
+            Block<NA(), NB()>(w0, w_stride, packed + b * kb_stride, kb_stride, nkb, c);
+          });
+          StoreBlock(c, na, nb, o, b, m, y, ldy, accumulate);
+        }
+        continue;
+      }
+      for (int r = 0; r < 16 * na; ++r) {
+        const uint16_t* src = w + (o + r) * k;
+        for (int64_t kb = 0; kb < nkb; ++kb) {
+          _mm512_store_si512(panel + kb * 1024 + r * 32, _mm512_loadu_si512(src + kb * kDepth));
+        }
+      }
+      for (int64_t kb0 = 0; kb0 < nkb; kb0 += kPanelDepthSteps) {
+        const int64_t kb1 = std::min(nkb, kb0 + kPanelDepthSteps);
+        for (int64_t b = c0; b < c1; b += 2) {
+          const int nb = c1 - b >= 2 ? 2 : 1;
+          Dispatch(na, nb, [&](auto NA, auto NB) {
+            PanelBlock<NA(), NB()>(panel, packed + b * kb_stride, kb_stride, kb0, kb1, kb0 == 0,
+                                   tiles + (b - c0) * 2);
+          });
+        }
+      }
+      for (int64_t b = c0; b < c1; b += 2) {
+        StoreBlock(tiles + (b - c0) * 2, na, c1 - b >= 2 ? 2 : 1, o, b, m, y, ldy, accumulate);
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace mot::backend::cpu::amx
