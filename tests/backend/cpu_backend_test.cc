@@ -69,9 +69,11 @@ void ExpectClose(const float* got, int64_t ldg, const float* ref, int64_t ldr, i
 
 class CpuBackendTest : public ::testing::TestWithParam<IsaLevel> {
  protected:
-  // AMX (bf16 activations) off: these tests hold every path to f32 rounding of the exact
-  // products; cpu_amx_test.cc checks the AMX path against bf16-rounded inputs.
-  CpuBackendTest() : pool_(2), backend_(&pool_, GetParam()) { backend_.set_amx(false); }
+  // The bf16 GEMMs (bf16 activations) off: these tests hold every path to f32 rounding of
+  // the exact products; cpu_bf16_gemm_test.cc checks those against bf16-rounded inputs.
+  CpuBackendTest() : pool_(2), backend_(&pool_, GetParam()) {
+    backend_.set_bf16_gemm(CpuBackend::Bf16Gemm::kF32);
+  }
   ThreadPool pool_;
   CpuBackend backend_;
 };

@@ -1,7 +1,10 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 #include "engine/backend/cpu/cpu_features.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/core/thread_pool.h"
@@ -55,25 +58,39 @@ TEST(CpuFeaturesTest, BackendNameReportsTheLevel) {
   for (IsaLevel level : AvailableIsaLevels()) {
     CpuBackend backend(&pool, level);
     EXPECT_EQ(backend.isa(), level);
-    EXPECT_EQ(backend.name(),
-              std::string("cpu-") + IsaName(level) + (backend.uses_amx() ? "+amx" : ""));
-    backend.set_amx(false);
+    static constexpr const char* kSuffix[] = {"", "+bf16dot", "+amx"};
+    EXPECT_EQ(backend.name(), std::string("cpu-") + IsaName(level) +
+                                  kSuffix[static_cast<int>(backend.bf16_gemm())]);
+    backend.set_bf16_gemm(CpuBackend::Bf16Gemm::kF32);
     EXPECT_EQ(backend.name(), std::string("cpu-") + IsaName(level));
   }
 }
 
-TEST(CpuFeaturesTest, AmxNeedsItsCpuidBitsAndTheLevel) {
+TEST(CpuFeaturesTest, Bf16GemmDefaultsToAmxAndIsChosenWithinWhatTheCpuHas) {
+  using Bf16Gemm = CpuBackend::Bf16Gemm;
   const CpuFeatures& f = DetectCpuFeatures();
   if (f.amx_bf16) {
     EXPECT_TRUE(f.avx512 && f.avx512_bf16) << "AMX-BF16 here implies AVX-512 BF16";
   }
+  const Bf16Gemm available = f.amx_bf16      ? Bf16Gemm::kAmx
+                             : f.avx512_bf16 ? Bf16Gemm::kDot
+                                             : Bf16Gemm::kF32;
   ThreadPool pool(1);
-  setenv("MOT_CPU_AMX", "0", 1);
-  CpuBackend off(&pool);
-  EXPECT_FALSE(off.uses_amx()) << "MOT_CPU_AMX=0 turns it off";
-  unsetenv("MOT_CPU_AMX");
-  CpuBackend on(&pool);
-  EXPECT_EQ(on.uses_amx(), f.amx_bf16 && on.isa() == IsaLevel::kAvx512);
+  CpuBackend backend(&pool);
+  const bool avx512 = backend.isa() == IsaLevel::kAvx512;
+  EXPECT_EQ(CpuBackend::AvailableBf16Gemm(backend.isa()), avx512 ? available : Bf16Gemm::kF32);
+  EXPECT_EQ(backend.bf16_gemm(),
+            avx512 && available == Bf16Gemm::kAmx ? Bf16Gemm::kAmx : Bf16Gemm::kF32);
+  setenv("MOT_CPU_BF16_GEMM", "f32", 1);
+  EXPECT_EQ(CpuBackend(&pool).bf16_gemm(), Bf16Gemm::kF32) << "MOT_CPU_BF16_GEMM=f32";
+  setenv("MOT_CPU_BF16_GEMM", "dot", 1);
+  EXPECT_EQ(CpuBackend(&pool).bf16_gemm(),
+            std::min(Bf16Gemm::kDot, CpuBackend::AvailableBf16Gemm(backend.isa())));
+  setenv("MOT_CPU_BF16_GEMM", "bogus", 1);  // ignored
+  EXPECT_EQ(CpuBackend(&pool).bf16_gemm(), backend.bf16_gemm());
+  unsetenv("MOT_CPU_BF16_GEMM");
+  EXPECT_EQ(CpuBackend::ParseBf16Gemm("amx"), Bf16Gemm::kAmx);
+  EXPECT_EQ(CpuBackend::ParseBf16Gemm("AMX"), std::nullopt);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -152,15 +153,18 @@ TEST_P(MotOracleTest, PrefillLogitsMatchPyTorchReference) {
   EXPECT_TRUE(d.within) << "max |diff| " << d.max_abs << " at " << d.worst;
 }
 
-TEST_P(MotOracleTest, PrefillLogitsWithAmxMatchPyTorchReferenceToBf16Activations) {
+TEST_P(MotOracleTest, PrefillLogitsWithBf16GemmMatchPyTorchReferenceToBf16Activations) {
   const OracleCase& c = GetParam();
-  if (c.model.dtype != DType::kBF16) GTEST_SKIP() << "AMX runs bf16 weights only";
+  if (c.model.dtype != DType::kBF16) GTEST_SKIP() << "the bf16 GEMMs run bf16 weights only";
   if (!PythonAvailable()) GTEST_SKIP() << "MOT_PYTHON=" << MOT_PYTHON << " not found";
   auto model = OracleModel::Create(c.model);
   ASSERT_THAT(model, IsOk());
-  (*model)->backend().set_amx(true);
-  if (!(*model)->backend().uses_amx()) GTEST_SKIP() << "no AMX-BF16 on this CPU/OS";
-  // 24 rows: every Linear runs on the tiles (m >= CpuBackend::kAmxMinM).
+  using Bf16Gemm = backend::cpu::CpuBackend::Bf16Gemm;
+  (*model)->backend().set_bf16_gemm(Bf16Gemm::kAmx);  // lowered to what this CPU has
+  if ((*model)->backend().bf16_gemm() == Bf16Gemm::kF32) {
+    GTEST_SKIP() << "no AMX-BF16 or AVX512-BF16 on this CPU/OS";
+  }
+  // 24 rows: every Linear takes the bf16 path (m >= CpuBackend::kBf16GemmMinM).
   const SequenceInput in = MakeSequence((*model)->config(), 24, c.interleaved, c.model.seed);
   auto ours = (*model)->Prefill(in);
   ASSERT_THAT(ours, IsOk());
@@ -171,8 +175,9 @@ TEST_P(MotOracleTest, PrefillLogitsWithAmxMatchPyTorchReferenceToBf16Activations
   // logits themselves.
   const Diff probe = Compare(*ours, *ref, 0.0, 0.0);
   const Diff d = Compare(*ours, *ref, 0.01 * probe.max_ref, 0.01);
-  std::printf("[oracle+amx] %-44s max|diff| %.3g (max|ref| %.3g)\n", c.model.name.c_str(),
-              d.max_abs, d.max_ref);
+  std::printf("[oracle+%s] %-44s max|diff| %.3g (max|ref| %.3g)\n",
+              std::string((*model)->backend().name()).c_str(), c.model.name.c_str(), d.max_abs,
+              d.max_ref);
   EXPECT_TRUE(d.within) << "max |diff| " << d.max_abs << " at " << d.worst;
 }
 

@@ -109,8 +109,8 @@ absl::StatusOr<std::unique_ptr<OracleModel>> OracleModel::Create(const ModelCase
   m->pool_ = std::make_unique<ThreadPool>(2);
   m->backend_ = std::make_unique<backend::cpu::CpuBackend>(m->pool_.get());
   // f32 activations everywhere: the oracle and consistency tolerances are those of f32
-  // math; AMX's bf16 activations have their own test (MotOracleTest ...WithAmx...).
-  m->backend_->set_amx(false);
+  // math; the bf16 GEMMs' bf16 activations have their own test (...WithBf16Gemm...).
+  m->backend_->set_bf16_gemm(backend::cpu::CpuBackend::Bf16Gemm::kF32);
   model::MotModelOptions options;
   options.fuse_projections = c.fuse;
   MOT_ASSIGN_OR_RETURN(m->model_,

@@ -4,7 +4,7 @@
 // Small MoT configs, random checkpoints and a loaded CPU model for the oracle and
 // consistency tests: a case names its towers, layout, norm, heads, q/k norm, tied head,
 // weight dtype and seed; OracleModel writes the checkpoint to a temporary directory and
-// loads it on the scalar-or-better CPU backend (AMX off: f32 activations).
+// loads it on the scalar-or-better CPU backend (bf16 GEMMs off: f32 activations).
 // Thread rule: test code, one thread.
 #ifndef MOT_TESTS_ORACLE_ORACLE_TEST_UTIL_H_
 #define MOT_TESTS_ORACLE_ORACLE_TEST_UTIL_H_

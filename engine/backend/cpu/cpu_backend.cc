@@ -12,6 +12,7 @@
 
 #include "engine/backend/cpu/amx_gemm.h"
 #include "engine/backend/cpu/cpu_kernels.h"
+#include "engine/backend/cpu/dpbf16_gemm.h"
 #include "engine/backend/cpu/reference_ops.h"
 #include "engine/core/dtype.h"
 
@@ -39,13 +40,36 @@ CpuBackend::CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa)
   // sgemm is called from every pool thread on its own column range: OpenBLAS's own threads
   // would oversubscribe the cores (bench/results/backend_2026-11-23.md compares the two).
   openblas_set_num_threads(1);
-  const char* amx_env = std::getenv("MOT_CPU_AMX");
-  set_amx(amx_env == nullptr || std::string_view(amx_env) != "0");
+  Bf16Gemm path = DefaultBf16Gemm(isa_);
+  if (const char* env = std::getenv("MOT_CPU_BF16_GEMM"); env != nullptr) {
+    if (auto parsed = ParseBf16Gemm(env); parsed.has_value()) path = *parsed;
+  }
+  set_bf16_gemm(path);
 }
 
-void CpuBackend::set_amx(bool on) {
-  amx_ = on && isa_ == IsaLevel::kAvx512 && DetectCpuFeatures().amx_bf16;
-  name_ = std::string("cpu-") + IsaName(isa_) + (amx_ ? "+amx" : "");
+std::optional<CpuBackend::Bf16Gemm> CpuBackend::ParseBf16Gemm(std::string_view name) {
+  if (name == "f32") return Bf16Gemm::kF32;
+  if (name == "dot") return Bf16Gemm::kDot;
+  if (name == "amx") return Bf16Gemm::kAmx;
+  return std::nullopt;
+}
+
+CpuBackend::Bf16Gemm CpuBackend::AvailableBf16Gemm(IsaLevel level) {
+  const CpuFeatures& f = DetectCpuFeatures();
+  if (level < IsaLevel::kAvx512) return Bf16Gemm::kF32;
+  if (f.amx_bf16) return Bf16Gemm::kAmx;
+  if (f.avx512_bf16) return Bf16Gemm::kDot;
+  return Bf16Gemm::kF32;
+}
+
+CpuBackend::Bf16Gemm CpuBackend::DefaultBf16Gemm(IsaLevel level) {
+  return AvailableBf16Gemm(level) == Bf16Gemm::kAmx ? Bf16Gemm::kAmx : Bf16Gemm::kF32;
+}
+
+void CpuBackend::set_bf16_gemm(Bf16Gemm path) {
+  bf16_gemm_ = std::min(path, AvailableBf16Gemm(isa_));
+  static constexpr const char* kSuffix[] = {"", "+bf16dot", "+amx"};
+  name_ = std::string("cpu-") + IsaName(isa_) + kSuffix[static_cast<int>(bf16_gemm_)];
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -82,8 +106,9 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
     LinearSmall(x, m, ldx, w, y, ldy, accumulate);
     return;
   }
-  if (amx_ && w.dtype == DType::kBF16 && m >= kAmxMinM && w.cols % amx::kDepth == 0) {
-    LinearAmx(x, m, ldx, w, y, ldy, accumulate);
+  if (bf16_gemm_ != Bf16Gemm::kF32 && w.dtype == DType::kBF16 && m >= kBf16GemmMinM &&
+      w.cols % amx::kDepth == 0) {
+    LinearBf16(x, m, ldx, w, y, ldy, accumulate);
     return;
   }
   if ((w.dtype == DType::kBF16 || w.dtype == DType::kF16) && m <= kChunkedM) {
@@ -165,30 +190,37 @@ void CpuBackend::LinearInvariant(const float* x, int64_t m, int64_t ldx, const W
   });
 }
 
-void CpuBackend::LinearAmx(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
-                           int64_t ldy, bool accumulate) {
+void CpuBackend::LinearBf16(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
+                            int64_t ldy, bool accumulate) {
   const int64_t k = w.cols;
   const int64_t elems = amx::PackedElems(m, k);
-  if (amx_x_elems_ < elems) {
+  if (bf16_x_elems_ < elems) {
     const size_t bytes = (static_cast<size_t>(elems) * sizeof(uint16_t) + 63) / 64 * 64;
-    amx_x_.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
-    if (amx_x_ == nullptr) throw std::bad_alloc();
-    amx_x_elems_ = elems;
+    bf16_x_.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
+    if (bf16_x_ == nullptr) throw std::bad_alloc();
+    bf16_x_elems_ = elems;
   }
-  uint16_t* packed = amx_x_.get();
+  uint16_t* packed = bf16_x_.get();
   const int64_t blocks = (m + amx::kRowBlock - 1) / amx::kRowBlock;
   pool_->ParallelFor(blocks, GrainFor(amx::kRowBlock * k), [&](int64_t begin, int64_t end, int) {
     amx::Pack(x, m, ldx, k, begin, end, packed);
   });
   const auto* wb = static_cast<const uint16_t*>(w.data);
   const int64_t tiles = w.rows / amx::kRowBlock;
-  // Two tiles (32 output rows) per grain: the kernel's 2 x 2 blocking.
-  const int64_t scratch_floats = (amx::ScratchBytes(m, k) + 3) / 4;
-  for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, scratch_floats);
-  pool_->ParallelFor(tiles, 2, [&](int64_t begin, int64_t end, int thread) {
-    amx::Linear(packed, m, k, wb, begin * amx::kRowBlock, end * amx::kRowBlock, y, ldy, accumulate,
-                scratch_[static_cast<size_t>(thread)].data());
-  });
+  if (bf16_gemm_ == Bf16Gemm::kAmx) {
+    const int64_t scratch_floats = (amx::ScratchBytes(m, k) + 3) / 4;
+    for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, scratch_floats);
+    // Two tiles (32 output rows) per grain: the kernel's 2 x 2 blocking.
+    pool_->ParallelFor(tiles, 2, [&](int64_t begin, int64_t end, int slot) {
+      amx::Linear(packed, m, k, wb, begin * amx::kRowBlock, end * amx::kRowBlock, y, ldy,
+                  accumulate, scratch_[static_cast<size_t>(slot)].data());
+    });
+  } else {
+    pool_->ParallelFor(tiles, 1, [&](int64_t begin, int64_t end, int) {
+      dpbf16::Linear(packed, m, k, wb, begin * amx::kRowBlock, end * amx::kRowBlock, y, ldy,
+                     accumulate);
+    });
+  }
   const int64_t tail = tiles * amx::kRowBlock;
   if (tail < w.rows) {
     // The last < 16 output rows: the same bf16-rounded inputs, on the streaming kernel.

@@ -16,10 +16,14 @@
 // it, else vpmaddubsw); more rows dequantize panels of weights for sgemm, as bf16 does.
 // The integer path adds the activations' int8 rounding (relative ~1/254 per block) to the
 // weights' own.
-// bf16 weights on a CPU with AMX (CpuFeatures::amx_bf16, ISA level avx512): m >= kAmxMinM
-// rows take the tile GEMM of amx_gemm.h instead of converted panels and sgemm, with the
-// activations rounded to bf16 (as PyTorch and llama.cpp do for bf16 weights). On unless
-// MOT_CPU_AMX=0 or set_amx(false); the batch-invariant mode never uses it.
+// bf16 weights at m >= kBf16GemmMinM (Bf16Gemm): on AMX tiles (amx_gemm.h), on AVX-512 BF16
+// dot products (dpbf16_gemm.h), or as converted panels and sgemm. The first two round the
+// activations to bf16 (as PyTorch and llama.cpp do for bf16 weights) and pack them once per
+// call; the weights are read in place. The default is AMX where the CPU has it (~5x sgemm),
+// else sgemm: the dot path ran at 0.65-0.89x sgemm on a Sapphire Rapids with AMX turned off
+// (bench/results/cpu_bf16_prefill_2026-12-02.md) and is unmeasured on Zen 4, so it is only
+// taken when asked for. MOT_CPU_BF16_GEMM=f32|dot|amx or set_bf16_gemm choose (within
+// what the CPU has); the batch-invariant mode never uses the bf16 paths.
 // Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
 // whatever m is (Kernels::linear_invariant over chunks of <= invariant_max_m rows, never
 // sgemm), so a sequence's logits are bitwise the same alone or batched with others. The
@@ -62,8 +66,21 @@ class CpuBackend final : public Backend {
   // at m = 17 the integer path took 0.5-0.75x sgemm's time, at m = 32 0.8-1.2x (a tie),
   // at m = 64 1.1-1.4x (bench/results/quantized_2026-12-02.md).
   static constexpr int64_t kQuantizedIntegerM = 32;
-  // bf16 weights with at least this many rows take the AMX tile GEMM where it is on.
-  static constexpr int64_t kAmxMinM = 9;
+  // bf16 weights with at least this many rows take the bf16_gemm() path.
+  static constexpr int64_t kBf16GemmMinM = 9;
+
+  // How bf16-weight Linear runs at m >= kBf16GemmMinM, fastest last.
+  enum class Bf16Gemm {
+    kF32 = 0,  // weights converted to f32 panels, OpenBLAS sgemm; f32 activations
+    kDot = 1,  // AVX-512 BF16 vdpbf16ps (dpbf16_gemm.h); bf16 activations
+    kAmx = 2,  // AMX tiles (amx_gemm.h); bf16 activations
+  };
+  // "f32", "dot", "amx"; nullopt for any other name.
+  static std::optional<Bf16Gemm> ParseBf16Gemm(std::string_view name);
+  // The highest path this machine allows at `level` (both bf16 paths need the avx512 level).
+  static Bf16Gemm AvailableBf16Gemm(IsaLevel level);
+  // The path a backend starts with: AMX where available, else kF32.
+  static Bf16Gemm DefaultBf16Gemm(IsaLevel level);
 
   // REQUIRES: pool != nullptr and outlives the backend.
   explicit CpuBackend(ThreadPool* pool, std::optional<IsaLevel> forced_isa = std::nullopt);
@@ -73,10 +90,9 @@ class CpuBackend final : public Backend {
   // Whether Q8_0/Q4_0 Linear runs the AVX-512 VNNI kernel.
   bool uses_vnni() const;
 
-  // Whether bf16 Linear with m >= kAmxMinM runs on AMX tiles. set_amx(true) takes effect
-  // only where the CPU and OS allow it (CpuFeatures::amx_bf16) and the level is avx512.
-  bool uses_amx() const { return amx_; }
-  void set_amx(bool on);
+  Bf16Gemm bf16_gemm() const { return bf16_gemm_; }
+  // Sets the path, lowered to AvailableBf16Gemm(isa()). Takes effect at the next op.
+  void set_bf16_gemm(Bf16Gemm path);
 
   // Turns the batch-invariant mode on or off (off at construction). Takes effect at the
   // next op.
@@ -118,10 +134,11 @@ class CpuBackend final : public Backend {
   // 256 KiB of weights, kept in cache) times chunks of <= invariant_max_m input rows.
   void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                        int64_t ldy, bool accumulate);
-  // Linear with bf16 weights on AMX tiles (amx_gemm.h): the rows packed once, then split
-  // over output rows; the output rows past the last whole 16 go to linear_small_m.
-  void LinearAmx(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
-                 bool accumulate);
+  // Linear with bf16 weights on the bf16_gemm() path (kDot or kAmx): the rows packed once,
+  // then split over output rows; the output rows past the last whole 16 go to
+  // linear_small_m on the same bf16-rounded rows.
+  void LinearBf16(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
+                  bool accumulate);
   // Linear for larger m: OpenBLAS sgemm per thread over output-row ranges.
   void LinearLarge(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                    int64_t ldy, bool accumulate);
@@ -139,12 +156,12 @@ class CpuBackend final : public Backend {
   void (*linear_quantized_)(const QuantizedRows&, const WeightRef&, int64_t, int64_t, float*,
                             int64_t, bool);
   bool batch_invariant_ = false;
-  bool amx_ = false;
+  Bf16Gemm bf16_gemm_ = Bf16Gemm::kF32;
   struct FreeDeleter {
     void operator()(void* p) const { std::free(p); }
   };
-  std::unique_ptr<uint16_t[], FreeDeleter> amx_x_;  // LinearAmx's packed input rows
-  int64_t amx_x_elems_ = 0;
+  std::unique_ptr<uint16_t[], FreeDeleter> bf16_x_;  // LinearBf16's packed input rows
+  int64_t bf16_x_elems_ = 0;
   std::vector<int8_t> xq_;                   // LinearQuantized's quantized input rows
   std::vector<float> xq_scales_;             // and their per-block d and s
   std::vector<std::vector<float>> scratch_;  // one per pool thread

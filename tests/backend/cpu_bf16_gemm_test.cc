@@ -1,9 +1,10 @@
 // Copyright 2026 The MoT Serve Authors. SPDX-License-Identifier: Apache-2.0
 //
-// CpuBackend's bf16 Linear on AMX tiles (amx_gemm.h) against the scalar reference run on the
-// same inputs rounded to bf16: shapes with whole and partial 16-row input blocks, output
-// rows past the last whole tile (the streaming tail), padded strides, accumulate, and the
-// switches that turn AMX off. Skips, saying why, where the CPU or OS has no AMX.
+// CpuBackend's bf16 Linear on AMX tiles (amx_gemm.h) and on AVX-512 BF16 dot products
+// (dpbf16_gemm.h), each against the scalar reference run on the same inputs rounded to bf16:
+// shapes with whole and partial 16-row input blocks, output rows past the last whole tile
+// (the streaming tail), padded strides, accumulate, and the switches that turn them off.
+// Each path skips, saying why, where the CPU or OS does not have it.
 #include <cstdint>
 #include <random>
 #include <string>
@@ -12,6 +13,7 @@
 #include "engine/backend/cpu/amx_gemm.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/cpu/cpu_features.h"
+#include "engine/backend/cpu/dpbf16_gemm.h"
 #include "engine/backend/cpu/reference_ops.h"
 #include "engine/core/dtype.h"
 #include "engine/core/thread_pool.h"
@@ -20,15 +22,23 @@
 namespace mot::backend::cpu {
 namespace {
 
-class CpuAmxTest : public ::testing::Test {
+using Bf16Gemm = CpuBackend::Bf16Gemm;
+
+class CpuBf16GemmTest : public ::testing::TestWithParam<Bf16Gemm> {
  protected:
-  CpuAmxTest() : pool_(2), backend_(&pool_) {}
+  CpuBf16GemmTest() : pool_(2), backend_(&pool_) {}
   void SetUp() override {
-    if (!DetectCpuFeatures().amx_bf16) {
+    const CpuFeatures& f = DetectCpuFeatures();
+    if (GetParam() == Bf16Gemm::kAmx && !f.amx_bf16) {
       GTEST_SKIP() << "no AMX-BF16 here (CPUID, XCR0 tile state or the Linux grant missing)";
     }
-    backend_.set_amx(true);
-    if (!backend_.uses_amx()) GTEST_SKIP() << "AMX present but the ISA level is below avx512";
+    if (GetParam() == Bf16Gemm::kDot && !f.avx512_bf16) {
+      GTEST_SKIP() << "no AVX512_BF16 here";
+    }
+    backend_.set_bf16_gemm(GetParam());
+    if (backend_.bf16_gemm() != GetParam()) {
+      GTEST_SKIP() << "the ISA level is below avx512 (MOT_CPU_ISA or MOT_CPU_BF16_GEMM set?)";
+    }
   }
   ThreadPool pool_;
   CpuBackend backend_;
@@ -43,8 +53,8 @@ std::vector<float> Uniform(int64_t n, std::mt19937& rng, float range = 1.0f) {
 
 // Linear on the backend against LinearRef on bf16-rounded x: the same math up to the order of
 // f32 sums. Returns the max |diff| for the caller's message.
-void CheckAmxLinear(CpuBackend& backend, int64_t m, int64_t out, int64_t in, int64_t pad,
-                    bool accumulate, std::mt19937& rng) {
+void CheckBf16Linear(CpuBackend& backend, int64_t m, int64_t out, int64_t in, int64_t pad,
+                     bool accumulate, std::mt19937& rng) {
   const auto wf = Uniform(out * in, rng);
   std::vector<uint16_t> wb(static_cast<size_t>(out * in));
   ConvertFromF32(wf.data(), out * in, DType::kBF16, wb.data());
@@ -80,36 +90,36 @@ void CheckAmxLinear(CpuBackend& backend, int64_t m, int64_t out, int64_t in, int
   }
 }
 
-TEST_F(CpuAmxTest, MatchesTheReferenceOnBf16RoundedInputs) {
+TEST_P(CpuBf16GemmTest, MatchesTheReferenceOnBf16RoundedInputs) {
   std::mt19937 rng(11);
   // m: just above the streaming path, one block, a block and a row, odd blocks, many.
   for (int64_t m : {9, 16, 17, 31, 33, 48, 100}) {
     // out: one tile, two, three (a 16-row remainder), tails of 2 and 1 rows after tiles.
     for (int64_t out : {16, 32, 48, 50, 97}) {
       for (int64_t in : {32, 96}) {
-        CheckAmxLinear(backend_, m, out, in, (m + out) % 3, (m + out) % 2 == 1, rng);
+        CheckBf16Linear(backend_, m, out, in, (m + out) % 3, (m + out) % 2 == 1, rng);
       }
     }
   }
 }
 
-TEST_F(CpuAmxTest, LargerMatricesSplitAcrossThreadsAndChunks) {
+TEST_P(CpuBf16GemmTest, LargerMatricesSplitAcrossThreadsAndChunks) {
   std::mt19937 rng(12);
   // in = 4096: a 1 MiB packed chunk is 8 input blocks, so m = 300 takes several chunks.
-  CheckAmxLinear(backend_, 300, 600, 4096, 0, false, rng);
-  CheckAmxLinear(backend_, 130, 1030, 2048, 5, true, rng);
+  CheckBf16Linear(backend_, 300, 600, 4096, 0, false, rng);
+  CheckBf16Linear(backend_, 130, 1030, 2048, 5, true, rng);
 }
 
-TEST_F(CpuAmxTest, PackedElementsRoundRowsUpToWholeBlocks) {
+TEST_P(CpuBf16GemmTest, PackedElementsRoundRowsUpToWholeBlocks) {
   EXPECT_EQ(amx::PackedElems(1, 32), 16 * 32);
   EXPECT_EQ(amx::PackedElems(16, 64), 16 * 64);
   EXPECT_EQ(amx::PackedElems(17, 64), 32 * 64);
 }
 
-TEST_F(CpuAmxTest, OffByFlagOrByLowerLevelOrForOtherInputs) {
-  // set_amx(false), and a backend at a lower level, take the exact f32 path: the result
-  // equals the reference on the unrounded inputs to f32 rounding, which bf16-rounded inputs
-  // (relative error ~2^-9 each) would not.
+TEST_P(CpuBf16GemmTest, OffByFlagOrByLowerLevelOrInTheBatchInvariantMode) {
+  // set_bf16_gemm(kF32), a backend at a lower level and the batch-invariant mode take the
+  // exact f32 path: the result equals the reference on the unrounded inputs to f32
+  // rounding, which bf16-rounded inputs (relative error ~2^-9 each) would not.
   std::mt19937 rng(13);
   const int64_t m = 64, out = 64, in = 256;
   const auto wf = Uniform(out * in, rng);
@@ -126,18 +136,22 @@ TEST_F(CpuAmxTest, OffByFlagOrByLowerLevelOrForOtherInputs) {
     for (size_t i = 0; i < got.size(); ++i) d = std::max(d, std::abs(double{got[i]} - want[i]));
     return d;
   };
-  const double amx_diff = max_diff(backend_);
-  EXPECT_GT(amx_diff, 1e-4) << "AMX should show the bf16 rounding of its inputs";
-  backend_.set_amx(false);
-  EXPECT_FALSE(backend_.uses_amx());
+  EXPECT_GT(max_diff(backend_), 1e-4) << "the bf16 path shows the rounding of its inputs";
+  backend_.set_bf16_gemm(Bf16Gemm::kF32);
+  EXPECT_EQ(backend_.bf16_gemm(), Bf16Gemm::kF32);
   EXPECT_LT(max_diff(backend_), 1e-4);
   CpuBackend avx2(&pool_, IsaLevel::kAvx2);
-  avx2.set_amx(true);
-  EXPECT_FALSE(avx2.uses_amx()) << "AMX needs the avx512 level";
-  backend_.set_amx(true);
+  avx2.set_bf16_gemm(GetParam());
+  EXPECT_EQ(avx2.bf16_gemm(), Bf16Gemm::kF32) << "the bf16 paths need the avx512 level";
+  backend_.set_bf16_gemm(GetParam());
   backend_.set_batch_invariant(true);
-  EXPECT_LT(max_diff(backend_), 1e-4) << "the batch-invariant mode never uses AMX";
+  EXPECT_LT(max_diff(backend_), 1e-4) << "the batch-invariant mode never uses a bf16 path";
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, CpuBf16GemmTest, ::testing::Values(Bf16Gemm::kDot, Bf16Gemm::kAmx),
+                         [](const ::testing::TestParamInfo<Bf16Gemm>& info) {
+                           return std::string(info.param == Bf16Gemm::kAmx ? "amx" : "dot");
+                         });
 
 }  // namespace
 }  // namespace mot::backend::cpu
