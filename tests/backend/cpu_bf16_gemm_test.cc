@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/backend/cpu/amx_gemm.h"
@@ -15,6 +16,7 @@
 #include "engine/backend/cpu/cpu_features.h"
 #include "engine/backend/cpu/dpbf16_gemm.h"
 #include "engine/backend/cpu/reference_ops.h"
+#include "engine/core/block_quant.h"
 #include "engine/core/dtype.h"
 #include "engine/core/thread_pool.h"
 #include "gtest/gtest.h"
@@ -108,6 +110,48 @@ TEST_P(CpuBf16GemmTest, LargerMatricesSplitAcrossThreadsAndChunks) {
   // in = 4096: a 1 MiB packed chunk is 8 input blocks, so m = 300 takes several chunks.
   CheckBf16Linear(backend_, 300, 600, 4096, 0, false, rng);
   CheckBf16Linear(backend_, 130, 1030, 2048, 5, true, rng);
+}
+
+TEST_P(CpuBf16GemmTest, QuantizedWeightsAboveTheIntegerPathRunOnTheTilesWithAmx) {
+  // Q8_0/Q4_0 at m > kQuantizedIntegerM: panels dequantized and rounded to bf16 (AMX only;
+  // the dot path leaves them to sgemm). The reference: LinearRef on bf16(x) and on the
+  // dequantized weights rounded to bf16, stored as a bf16 matrix.
+  std::mt19937 rng(14);
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+    for (auto [m, out, in] :
+         {std::tuple<int64_t, int64_t, int64_t>{33, 50, 64}, {64, 600, 512}, {130, 96, 2048}}) {
+      const auto wf = Uniform(out * in, rng);
+      std::vector<uint8_t> wq(static_cast<size_t>(DTypeBytes(dtype, out * in)));
+      ConvertFromF32(wf.data(), out * in, dtype, wq.data());
+      std::vector<float> deq(static_cast<size_t>(out * in));
+      if (dtype == DType::kQ8_0) {
+        DequantizeQ8_0(reinterpret_cast<const BlockQ8_0*>(wq.data()), out * in, deq.data());
+      } else {
+        DequantizeQ4_0(reinterpret_cast<const BlockQ4_0*>(wq.data()), out * in, deq.data());
+      }
+      std::vector<uint16_t> wb(deq.size());
+      ConvertFromF32(deq.data(), out * in, DType::kBF16, wb.data());
+      auto x = Uniform(m * in, rng);
+      std::vector<float> x_bf16 = x;
+      for (float& v : x_bf16) v = BF16ToF32(F32ToBF16(v));
+      std::vector<float> got(static_cast<size_t>(m * out)), want(got.size());
+      backend_.Linear(x.data(), m, in, WeightRef{wq.data(), dtype, out, in}, got.data(), out,
+                      false);
+      const bool tiles = GetParam() == Bf16Gemm::kAmx;
+      LinearRef(tiles ? x_bf16.data() : x.data(), m, in,
+                tiles ? WeightRef{wb.data(), DType::kBF16, out, in}
+                      : WeightRef{wq.data(), dtype, out, in},
+                want.data(), out, false);
+      int bad = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        const double diff = std::abs(static_cast<double>(got[i]) - want[i]);
+        if (!(diff <= 2e-6 * in + 1e-6 + 1e-5 * std::abs(want[i])) && bad++ < 5) {
+          ADD_FAILURE() << DTypeName(dtype) << " m=" << m << " " << out << "x" << in << " at " << i
+                        << ": got " << got[i] << " want " << want[i];
+        }
+      }
+    }
+  }
 }
 
 TEST_P(CpuBf16GemmTest, PackedElementsRoundRowsUpToWholeBlocks) {

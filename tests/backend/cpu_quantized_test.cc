@@ -65,7 +65,10 @@ constexpr DType kQuantDTypes[] = {DType::kQ8_0, DType::kQ4_0};
 
 class CpuQuantizedTest : public ::testing::TestWithParam<IsaLevel> {
  protected:
-  CpuQuantizedTest() : pool_(2), backend_(&pool_, GetParam()) {}
+  // m > 32 on the sgemm path (f32 rounding only); cpu_bf16_gemm_test.cc checks the AMX one.
+  CpuQuantizedTest() : pool_(2), backend_(&pool_, GetParam()) {
+    backend_.set_bf16_gemm(CpuBackend::Bf16Gemm::kF32);
+  }
   ThreadPool pool_;
   CpuBackend backend_;
 };

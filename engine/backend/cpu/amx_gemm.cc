@@ -160,13 +160,13 @@ void Pack(const float* x, int64_t m, int64_t ldx, int64_t k, int64_t block_begin
   }
 }
 
-int64_t ScratchBytes(int64_t m, int64_t k) {
+int64_t ScratchBytes(int64_t m, int64_t k, bool converted) {
   const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
   const int64_t chunk = std::min(blocks + 1, ChunkBlocks(k));
-  return 32 * k * 2 + (chunk + 1) * 2 * 1024 + 128;
+  return 32 * k * 2 + (chunk + 1) * 2 * 1024 + (converted ? 32 * k * 4 : 0) + 128;
 }
 
-void Linear(const uint16_t* packed, int64_t m, int64_t k, const uint16_t* w, int64_t o_begin,
+void Linear(const uint16_t* packed, int64_t m, int64_t k, const Weights& weights, int64_t o_begin,
             int64_t o_end, float* y, int64_t ldy, bool accumulate, void* scratch) {
   if (o_begin >= o_end || m <= 0) return;
   const int64_t nkb = k / kDepth;
@@ -179,6 +179,9 @@ void Linear(const uint16_t* packed, int64_t m, int64_t k, const uint16_t* w, int
       reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t{63});
   auto* panel = reinterpret_cast<uint16_t*>(base);
   auto* tiles = reinterpret_cast<float(*)[256]>(base + 32 * k * 2);
+  const int64_t chunk_tiles = (std::min(blocks + 1, chunk) + 1) * 2;
+  auto* rows_f32 = reinterpret_cast<float*>(base + 32 * k * 2 + chunk_tiles * 1024);
+  const uint16_t* w = weights.bf16;
   alignas(64) float c[4][256];
   ConfigureTiles();
   for (int64_t c0 = 0; c0 < blocks; c0 += chunk) {
@@ -188,7 +191,8 @@ void Linear(const uint16_t* packed, int64_t m, int64_t k, const uint16_t* w, int
     // sets, while the copy is read from L1 for a depth chunk of every block. With few
     // blocks the copy costs more than it saves (measured: m = 32 slower, m = 512 ~20%
     // faster at k = 2048).
-    const bool use_panel = c1 - c0 >= kPanelMinBlocks;
+    // Converted weights always go through the panel.
+    const bool use_panel = c1 - c0 >= kPanelMinBlocks || w == nullptr;
     for (int64_t o = o_begin; o < o_end; o += 32) {
       const int na = o_end - o >= 32 ? 2 : 1;
       if (!use_panel) {
@@ -202,10 +206,23 @@ void Linear(const uint16_t* packed, int64_t m, int64_t k, const uint16_t* w, int
         }
         continue;
       }
-      for (int r = 0; r < 16 * na; ++r) {
-        const uint16_t* src = w + (o + r) * k;
-        for (int64_t kb = 0; kb < nkb; ++kb) {
-          _mm512_store_si512(panel + kb * 1024 + r * 32, _mm512_loadu_si512(src + kb * kDepth));
+      if (w != nullptr) {
+        for (int r = 0; r < 16 * na; ++r) {
+          const uint16_t* src = w + (o + r) * k;
+          for (int64_t kb = 0; kb < nkb; ++kb) {
+            _mm512_store_si512(panel + kb * 1024 + r * 32, _mm512_loadu_si512(src + kb * kDepth));
+          }
+        }
+      } else {
+        weights.to_f32(weights.ctx, o, 16 * na, rows_f32);
+        for (int r = 0; r < 16 * na; ++r) {
+          const float* src = rows_f32 + r * k;
+          for (int64_t kb = 0; kb < nkb; ++kb) {
+            const float* s = src + kb * kDepth;
+            _mm512_store_si512(
+                panel + kb * 1024 + r * 32,
+                (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 16), _mm512_loadu_ps(s)));
+          }
         }
       }
       for (int64_t kb0 = 0; kb0 < nkb; kb0 += kPanelDepthSteps) {

@@ -36,14 +36,24 @@ constexpr int64_t PackedElems(int64_t m, int64_t k) {
 void Pack(const float* x, int64_t m, int64_t ldx, int64_t k, int64_t block_begin, int64_t block_end,
           uint16_t* packed);
 
-// Bytes of Linear's per-call scratch for m rows of depth k.
-int64_t ScratchBytes(int64_t m, int64_t k);
+// The weights of Linear: bf16 rows read in place (`bf16`), or rows of another dtype that
+// `to_f32` writes as f32 (rows [row, row + rows) into dst, row-major with k columns; for
+// Q8_0/Q4_0, kernels' convert_rows), rounded to bf16 into the tile-order panel.
+struct Weights {
+  const uint16_t* bf16 = nullptr;
+  void (*to_f32)(const void* ctx, int64_t row, int64_t rows, float* dst) = nullptr;
+  const void* ctx = nullptr;
+};
+
+// Bytes of Linear's per-call scratch for m rows of depth k (`converted`: the weights come
+// through Weights::to_f32).
+int64_t ScratchBytes(int64_t m, int64_t k, bool converted);
 
 // For output rows o in [o_begin, o_end) and i in [0, m):
-// y[i, o] (+)= sum_k packed_x[i, k] * w[o, k], w bf16 row-major with k columns. `scratch`
-// holds ScratchBytes(m, k) bytes, not shared with a concurrent call.
+// y[i, o] (+)= sum_k packed_x[i, k] * bf16(w[o, k]), w row-major with k columns. `scratch`
+// holds ScratchBytes(m, k, w.bf16 == nullptr) bytes, not shared with a concurrent call.
 // REQUIRES: k % kDepth == 0, (o_end - o_begin) % kRowBlock == 0.
-void Linear(const uint16_t* packed, int64_t m, int64_t k, const uint16_t* w, int64_t o_begin,
+void Linear(const uint16_t* packed, int64_t m, int64_t k, const Weights& w, int64_t o_begin,
             int64_t o_end, float* y, int64_t ldy, bool accumulate, void* scratch);
 
 }  // namespace mot::backend::cpu::amx

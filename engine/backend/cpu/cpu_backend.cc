@@ -98,6 +98,12 @@ void CpuBackend::Linear(const float* x, int64_t m, int64_t ldx, const WeightRef&
     LinearQuantized(x, m, ldx, w, y, ldy, accumulate);
     return;
   }
+  if (IsBlockDType(w.dtype) && bf16_gemm_ == Bf16Gemm::kAmx && w.cols % amx::kDepth == 0) {
+    // Dequantized panels rounded to bf16 (relative 2^-9, far below the blocks' own rounding)
+    // on the tiles, instead of f32 panels and sgemm.
+    LinearBf16(x, m, ldx, w, y, ldy, accumulate);
+    return;
+  }
   if (batch_invariant_) {
     LinearInvariant(x, m, ldx, w, y, ldy, accumulate);
     return;
@@ -205,17 +211,31 @@ void CpuBackend::LinearBf16(const float* x, int64_t m, int64_t ldx, const Weight
   pool_->ParallelFor(blocks, GrainFor(amx::kRowBlock * k), [&](int64_t begin, int64_t end, int) {
     amx::Pack(x, m, ldx, k, begin, end, packed);
   });
-  const auto* wb = static_cast<const uint16_t*>(w.data);
   const int64_t tiles = w.rows / amx::kRowBlock;
   if (bf16_gemm_ == Bf16Gemm::kAmx) {
-    const int64_t scratch_floats = (amx::ScratchBytes(m, k) + 3) / 4;
+    struct Source {
+      const Kernels* kernels;
+      const WeightRef* w;
+    } source{kernels_, &w};
+    amx::Weights weights;
+    if (w.dtype == DType::kBF16) {
+      weights.bf16 = static_cast<const uint16_t*>(w.data);
+    } else {
+      weights.ctx = &source;
+      weights.to_f32 = [](const void* ctx, int64_t row, int64_t rows, float* dst) {
+        const auto* src = static_cast<const Source*>(ctx);
+        src->kernels->convert_rows(*src->w, row, row + rows, dst);
+      };
+    }
+    const int64_t scratch_floats = (amx::ScratchBytes(m, k, weights.bf16 == nullptr) + 3) / 4;
     for (int t = 0; t < pool_->num_threads(); ++t) Scratch(t, scratch_floats);
     // Two tiles (32 output rows) per grain: the kernel's 2 x 2 blocking.
     pool_->ParallelFor(tiles, 2, [&](int64_t begin, int64_t end, int slot) {
-      amx::Linear(packed, m, k, wb, begin * amx::kRowBlock, end * amx::kRowBlock, y, ldy,
+      amx::Linear(packed, m, k, weights, begin * amx::kRowBlock, end * amx::kRowBlock, y, ldy,
                   accumulate, scratch_[static_cast<size_t>(slot)].data());
     });
   } else {
+    const auto* wb = static_cast<const uint16_t*>(w.data);
     pool_->ParallelFor(tiles, 1, [&](int64_t begin, int64_t end, int) {
       dpbf16::Linear(packed, m, k, wb, begin * amx::kRowBlock, end * amx::kRowBlock, y, ldy,
                      accumulate);
@@ -223,16 +243,25 @@ void CpuBackend::LinearBf16(const float* x, int64_t m, int64_t ldx, const Weight
   }
   const int64_t tail = tiles * amx::kRowBlock;
   if (tail < w.rows) {
-    // The last < 16 output rows: the same bf16-rounded inputs, on the streaming kernel.
-    float* rounded = Scratch(0, kSmallM * k);
-    for (int64_t i = 0; i < m; i += kSmallM) {
-      const int64_t rows = std::min(kSmallM, m - i);
+    // The last < 16 output rows, on the same bf16-rounded inputs and weights: converted, then
+    // sgemm over chunks of input rows.
+    const int64_t tail_rows = w.rows - tail;
+    constexpr int64_t kChunk = 64;
+    float* wt = Scratch(0, (tail_rows + kChunk) * k);
+    float* xr = wt + tail_rows * k;
+    kernels_->convert_rows(w, tail, w.rows, wt);
+    for (int64_t i = 0; i < tail_rows * k; ++i) wt[i] = BF16ToF32(F32ToBF16(wt[i]));
+    for (int64_t i0 = 0; i0 < m; i0 += kChunk) {
+      const int64_t rows = std::min(kChunk, m - i0);
       for (int64_t r = 0; r < rows; ++r) {
         for (int64_t c = 0; c < k; ++c) {
-          rounded[r * k + c] = BF16ToF32(F32ToBF16(x[(i + r) * ldx + c]));
+          xr[r * k + c] = BF16ToF32(F32ToBF16(x[(i0 + r) * ldx + c]));
         }
       }
-      kernels_->linear_small_m(rounded, rows, k, w, tail, w.rows, y + i * ldy, ldy, accumulate);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
+                  static_cast<int>(tail_rows), static_cast<int>(k), 1.0f, xr, static_cast<int>(k),
+                  wt, static_cast<int>(k), accumulate ? 1.0f : 0.0f, y + i0 * ldy + tail,
+                  static_cast<int>(ldy));
     }
   }
 }

@@ -19,12 +19,13 @@
 // bf16 weights at m >= kBf16GemmMinM (Bf16Gemm): on AMX tiles (amx_gemm.h), on AVX-512 BF16
 // dot products (dpbf16_gemm.h), or as converted panels and sgemm. The first two round the
 // activations to bf16 (as PyTorch and llama.cpp do for bf16 weights) and pack them once per
-// call; the weights are read in place. The default is AMX where the CPU has it (~5x sgemm),
-// else sgemm: the dot path ran at 0.65-0.89x sgemm on a Sapphire Rapids with AMX turned off
-// (bench/results/cpu_bf16_prefill_2026-12-02.md) and is unmeasured on Zen 4, so it is only
-// taken when asked for. MOT_CPU_BF16_GEMM=f32|dot|amx or set_bf16_gemm choose (within
-// what the CPU has); the batch-invariant mode never uses the bf16 paths.
-// Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
+// call; the weights are read in place. With AMX, Q8_0/Q4_0 weights above
+// kQuantizedIntegerM rows take the tiles too, their panels dequantized and rounded to bf16. The
+// default is AMX where the CPU has it (~5x sgemm), else sgemm: the dot path ran at 0.65-0.89x sgemm
+// on a Sapphire Rapids with AMX turned off (bench/results/cpu_bf16_prefill_2026-12-02.md) and is
+// unmeasured on Zen 4, so it is only taken when asked for. MOT_CPU_BF16_GEMM=f32|dot|amx or
+// set_bf16_gemm choose (within what the CPU has); the batch-invariant mode never uses the bf16
+// paths. Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
 // whatever m is (Kernels::linear_invariant over chunks of <= invariant_max_m rows, never
 // sgemm), so a sequence's logits are bitwise the same alone or batched with others. The
 // other ops are per-row invariant in either mode: a row's RmsNorm, LayerNorm, Rotary,
@@ -134,9 +135,10 @@ class CpuBackend final : public Backend {
   // 256 KiB of weights, kept in cache) times chunks of <= invariant_max_m input rows.
   void LinearInvariant(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y,
                        int64_t ldy, bool accumulate);
-  // Linear with bf16 weights on the bf16_gemm() path (kDot or kAmx): the rows packed once,
-  // then split over output rows; the output rows past the last whole 16 go to
-  // linear_small_m on the same bf16-rounded rows.
+  // Linear on the bf16_gemm() path (kDot: bf16 weights; kAmx: bf16, Q8_0 or Q4_0 weights,
+  // the latter dequantized per panel and rounded to bf16): the rows packed once, then split
+  // over output rows; the output rows past the last whole 16 go to sgemm on the same
+  // bf16-rounded rows and weights.
   void LinearBf16(const float* x, int64_t m, int64_t ldx, const WeightRef& w, float* y, int64_t ldy,
                   bool accumulate);
   // Linear for larger m: OpenBLAS sgemm per thread over output-row ranges.
