@@ -6,7 +6,9 @@
 // real one), beside the decode bound measured in the same run (read bandwidth / bytes read
 // per decoded token, KV included) and the PyTorch oracle (bench/oracle_bench.py via
 // MOT_PYTHON) on the same checkpoint. Prints one Markdown table and a footer with the
-// commit, CPU, threads, date, load average and the command.
+// commit, CPU, threads, date, load average and the command. It also runs on any existing
+// checkpoint directory (--checkpoint) and writes its random checkpoints for other tools
+// (--save_checkpoint; scripts/bench_peers.sh converts one to GGUF for llama.cpp).
 //
 //
 // Usage (flags are Abseil flags; the defaults are shown):
@@ -14,6 +16,15 @@
 //                         [--prompt=128] [--decode=32] [--reps=5] [--warmup=1]
 //                         [--threads=0] [--no-fuse] [--no-oracle] [--profile]
 //                         [--kv_dtype=f32] [--batch_invariant] [--json=out.json]
+//   build/bench/mot_bench --checkpoint=DIR [the flags above but --configs/--kl_positions]
+//   build/bench/mot_bench --save_checkpoint=DIR [--configs=SIZE[:DTYPE]]
+//   --checkpoint=DIR: one row, the native checkpoint in DIR (opened with its manifest's sizes
+//     checked, not its SHA-256) instead of random --configs; the row is named after DIR's
+//     last component and its dtype is that of layer 0's q projection; the decode bound
+//     counts that model's bytes as for a random one; prompt + decode <= its max_seq_len.
+//   --save_checkpoint=DIR: writes the random checkpoint of the first --configs entry (the
+//     weights a benchmark row of that entry runs on; seed 1234) to DIR, which must not
+//     exist, and exits without benchmarking.
 //   --configs (alias --sizes): comma-separated SIZE[:DTYPE], SIZE one of small, small-3mod,
 //     125m, 125m-3mod and DTYPE one of bf16 (the default), f16, f32, Q8_0, Q4_0 (any case;
 //     Q8_0/Q4_0: the GEMM weights quantized from the f32 random weights, as mot-quantize
@@ -54,6 +65,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
@@ -71,6 +83,7 @@
 #include "engine/model/random_weights.h"
 #include "model_loaders/checkpoint.h"
 #include "model_loaders/quantize.h"
+#include "model_loaders/weight_names.h"
 #include "nlohmann/json.hpp"
 
 ABSL_FLAG(std::vector<std::string>, configs,
@@ -91,6 +104,11 @@ ABSL_FLAG(std::string, kv_dtype, "f32", "KV cache storage: f32, bf16 or f16");
 ABSL_FLAG(bool, batch_invariant, false, "run the CPU backend in its batch-invariant mode");
 ABSL_FLAG(int, kl_positions, 0,
           "positions of the KL divergence vs the bf16 model of the same weights (0: off)");
+ABSL_FLAG(std::string, checkpoint, "",
+          "benchmark this native checkpoint directory instead of random --configs");
+ABSL_FLAG(std::string, save_checkpoint, "",
+          "write the first --configs entry's random checkpoint to this directory (must not "
+          "exist) and exit");
 
 namespace mot::bench {
 namespace {
@@ -109,6 +127,7 @@ struct Options {
   DType kv_dtype = DType::kF32;
   bool batch_invariant = false;
   int kl_positions = 0;
+  std::string checkpoint;  // when set, the one model benchmarked (configs unused)
 };
 
 struct Stats {
@@ -196,6 +215,24 @@ std::optional<DType> ParseConfigDType(const std::string& name) {
 absl::StatusOr<std::vector<NamedTensor>> BenchWeights(const MotConfig& config, DType dtype) {
   if (!IsBlockDType(dtype)) return model::RandomMotWeights(config, dtype, 1234);
   return ConvertGemmWeights(config, model::RandomMotWeights(config, DType::kF32, 1234), dtype);
+}
+
+// Writes the random checkpoint of a --configs entry SIZE[:DTYPE] (BenchWeights) to `dir`:
+// the one code path for the benchmark's rows and --save_checkpoint. InvalidArgument for an
+// unknown size or dtype; WriteCheckpoint's codes otherwise (AlreadyExists when `dir` exists).
+absl::Status WriteRandomCheckpoint(const std::string& spec, const std::string& dir) {
+  std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  MotConfig config;
+  if (parts.size() > 2 || !MakeConfig(parts[0], &config)) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown config '", spec, "'"));
+  }
+  const std::optional<DType> dtype =
+      parts.size() > 1 ? ParseConfigDType(parts[1]) : std::optional<DType>(DType::kBF16);
+  if (!dtype.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("config '", spec, "': unknown dtype"));
+  }
+  MOT_ASSIGN_OR_RETURN(std::vector<NamedTensor> tensors, BenchWeights(config, *dtype));
+  return WriteCheckpoint(dir, config, tensors);
 }
 
 // KL(p || q) of the softmax distributions of two logit vectors (in f64).
@@ -360,28 +397,28 @@ int Run(const Options& opt, const std::string& command) {
   std::cerr << "read bandwidth " << gbs << " GB/s\n";
   std::vector<Row> rows;
   std::string torch_blas;
-  for (const std::string& spec : opt.configs) {
-    std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  // With --checkpoint, one row: that directory (never removed); else one random checkpoint
+  // per --configs entry, in a temporary directory removed after its row.
+  const std::vector<std::string> specs =
+      opt.checkpoint.empty() ? opt.configs : std::vector<std::string>{opt.checkpoint};
+  for (const std::string& spec : specs) {
     Row row;
-    row.size = parts[0];
-    row.dtype = parts.size() > 1 ? parts[1] : "bf16";
-    MotConfig config;
-    if (!MakeConfig(row.size, &config)) {
-      std::cerr << "unknown size " << row.size << "\n";
-      return 2;
-    }
-    const DType dtype = *ParseConfigDType(row.dtype);
-    row.dtype = absl::AsciiStrToLower(row.dtype);
-    row.towers = config.num_towers();
-    char tmpl[] = "/tmp/mot_bench_XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return 1;
-    const std::string dir = std::string(tmpl) + "/ckpt";
-    std::cerr << spec << ": writing random checkpoint to " << dir << "\n";
-    {
-      auto tensors = BenchWeights(config, dtype);
-      absl::Status s = tensors.status();
-      if (s.ok()) s = WriteCheckpoint(dir, config, *tensors);
-      if (!s.ok()) {
+    std::string dir = opt.checkpoint;
+    std::string tmp_root;  // removed when the row ends (or fails); empty with --checkpoint
+    absl::Cleanup remove_tmp = [&tmp_root] {
+      std::error_code ec;
+      if (!tmp_root.empty()) std::filesystem::remove_all(tmp_root, ec);
+    };
+    if (opt.checkpoint.empty()) {
+      std::vector<std::string> parts = absl::StrSplit(spec, ':');
+      row.size = parts[0];
+      row.dtype = absl::AsciiStrToLower(parts.size() > 1 ? parts[1] : "bf16");
+      char tmpl[] = "/tmp/mot_bench_XXXXXX";
+      if (mkdtemp(tmpl) == nullptr) return 1;
+      tmp_root = tmpl;
+      dir = tmp_root + "/ckpt";
+      std::cerr << spec << ": writing random checkpoint to " << dir << "\n";
+      if (absl::Status s = WriteRandomCheckpoint(spec, dir); !s.ok()) {
         std::cerr << s << "\n";
         return 1;
       }
@@ -393,6 +430,23 @@ int Run(const Options& opt, const std::string& command) {
       std::cerr << ckpt.status() << "\n";
       return 1;
     }
+    const MotConfig config = ckpt->config();
+    DType dtype = DType::kF32;
+    for (const SafetensorsEntry& e : ckpt->weights().entries()) {
+      if (e.name == weight_names::AttentionProj(0, 'q', 0)) dtype = e.dtype;
+    }
+    if (!opt.checkpoint.empty()) {
+      std::string trimmed = dir;
+      while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+      row.size = std::filesystem::path(trimmed).filename().string();
+      row.dtype = absl::AsciiStrToLower(DTypeName(dtype));
+      if (opt.prompt + opt.decode > config.max_seq_len) {
+        std::cerr << "--prompt + --decode = " << opt.prompt + opt.decode << ": must be <= " << dir
+                  << "'s max_seq_len " << config.max_seq_len << "\n";
+        return 2;
+      }
+    }
+    row.towers = config.num_towers();
     model::MotModelOptions model_options;
     model_options.fuse_projections = opt.fuse;
     auto model = model::MotModel::Create(&*ckpt, &backend, model_options);
@@ -553,8 +607,6 @@ int Run(const Options& opt, const std::string& command) {
         std::cerr << "oracle bench output not understood: " << out << "\n";
       }
     }
-    std::error_code ec;
-    std::filesystem::remove_all(tmpl, ec);
     rows.push_back(row);
     std::cerr << spec << ": prefill " << Fmt(row.prefill) << " decode " << Fmt(row.decode)
               << " bound " << row.bound << "\n";
@@ -654,6 +706,8 @@ int main(int argc, char** argv) {
       "usage: mot_bench [--configs=small:bf16,125m:f32,...] [--prompt=N] [--decode=N] "
       "[--reps=N] [--warmup=N] [--threads=N] [--no-fuse] [--no-oracle] [--profile] "
       "[--kv_dtype=f32|bf16|f16] [--batch_invariant] [--kl_positions=N] [--json=PATH]\n"
+      "       mot_bench --checkpoint=DIR [flags above but --configs, --kl_positions]\n"
+      "       mot_bench --save_checkpoint=DIR [--configs=SIZE[:DTYPE]]\n"
       "Dashed flag names (--no-fuse) are accepted as well as the underscored ones (--no_fuse).");
   mot::bench::ParseBenchFlags(argc, argv);
 
@@ -680,6 +734,29 @@ int main(int argc, char** argv) {
       mot::bench::UsageError(absl::StrCat("--configs: '", spec, "': unknown dtype '", parts[1],
                                           "' (bf16, f16, f32, Q8_0 or Q4_0)"));
     }
+  }
+  opt.checkpoint = absl::GetFlag(FLAGS_checkpoint);
+  const std::string save_checkpoint = absl::GetFlag(FLAGS_save_checkpoint);
+  const bool configs_given = opt.configs != mot::bench::Options().configs;
+  if (!opt.checkpoint.empty() && configs_given) {
+    mot::bench::UsageError("--checkpoint and --configs/--sizes: give one of them");
+  }
+  if (!opt.checkpoint.empty() && !save_checkpoint.empty()) {
+    mot::bench::UsageError("--checkpoint and --save_checkpoint: give one of them");
+  }
+  if (!opt.checkpoint.empty() && absl::GetFlag(FLAGS_kl_positions) > 0) {
+    mot::bench::UsageError(
+        "--kl_positions needs random --configs (its bf16 reference is the random model), not "
+        "--checkpoint");
+  }
+  if (!save_checkpoint.empty()) {
+    if (absl::Status s = mot::bench::WriteRandomCheckpoint(opt.configs[0], save_checkpoint);
+        !s.ok()) {
+      std::cerr << "--save_checkpoint=" << save_checkpoint << ": " << s << "\n";
+      return 1;
+    }
+    std::cerr << "wrote " << opt.configs[0] << " to " << save_checkpoint << "\n";
+    return 0;
   }
   opt.prompt = absl::GetFlag(FLAGS_prompt);
   opt.decode = absl::GetFlag(FLAGS_decode);
@@ -712,7 +789,7 @@ int main(int argc, char** argv) {
     mot::bench::UsageError(absl::StrCat("--kl_positions=", opt.kl_positions,
                                         ": must be <= 2048 (the models' max_seq_len)"));
   }
-  if (opt.prompt + opt.decode > 2048) {
+  if (opt.checkpoint.empty() && opt.prompt + opt.decode > 2048) {
     mot::bench::UsageError(absl::StrCat("--prompt + --decode = ", opt.prompt + opt.decode,
                                         ": must be <= 2048 (the models' max_seq_len)"));
   }
