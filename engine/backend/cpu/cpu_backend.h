@@ -16,16 +16,18 @@
 // it, else vpmaddubsw); more rows dequantize panels of weights for sgemm, as bf16 does.
 // The integer path adds the activations' int8 rounding (relative ~1/254 per block) to the
 // weights' own.
+//
 // bf16 weights at m >= kBf16GemmMinM (Bf16Gemm): on AMX tiles (amx_gemm.h), on AVX-512 BF16
 // dot products (dpbf16_gemm.h), or as converted panels and sgemm. The first two round the
 // activations to bf16 (as PyTorch and llama.cpp do for bf16 weights) and pack them once per
-// call; the weights are read in place. With AMX, Q8_0/Q4_0 weights above
-// kQuantizedIntegerM rows take the tiles too, their panels dequantized and rounded to bf16. The
-// default is AMX where the CPU has it (~5x sgemm), else sgemm: the dot path ran at 0.65-0.89x sgemm
-// on a Sapphire Rapids with AMX turned off (bench/results/cpu_bf16_prefill_2026-12-02.md) and is
+// call; the weights are read in place. With AMX, Q8_0/Q4_0 weights above kQuantizedIntegerM
+// rows take the tiles too, their panels dequantized and rounded to bf16. The default is AMX
+// where the CPU has it (~2-5x sgemm), else sgemm: the dot path ran at 0.50-0.91x sgemm on our
+// Intel Xeon with AMX turned off (bench/results/cpu_bf16_prefill_2026-12-02.md) and is
 // unmeasured on Zen 4, so it is only taken when asked for. MOT_CPU_BF16_GEMM=f32|dot|amx or
-// set_bf16_gemm choose (within what the CPU has); the batch-invariant mode never uses the bf16
-// paths. Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
+// set_bf16_gemm choose (within what the CPU has); the batch-invariant mode never uses them.
+//
+// Batch-invariant mode (set_batch_invariant): every row of Linear is summed in one order
 // whatever m is (Kernels::linear_invariant over chunks of <= invariant_max_m rows, never
 // sgemm), so a sequence's logits are bitwise the same alone or batched with others. The
 // other ops are per-row invariant in either mode: a row's RmsNorm, LayerNorm, Rotary,
