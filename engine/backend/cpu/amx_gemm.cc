@@ -43,41 +43,15 @@ void ConfigureTiles() {
   _tile_loadconfig(&cfg);
 }
 
-// C tiles (a, b) for a < NA weight-row tiles at w0 (row stride w_stride bytes) and b < NB
-// packed input blocks at b0 (the next block kb_stride elements on), over nkb depth steps;
-// stored to c[a * 2 + b].
+// C tiles (a, b) for a < NA weight-row tiles and b < NB packed input blocks, over depth steps
+// [kb0, kb1): A tile a of step kb at (a == 0 ? a0 : a1) + kb * a_step (rows a_stride bytes
+// apart: the weights in place, or a panel in tile order), B tile b at b0 + b * kb_stride +
+// kb * 512. The C tiles start at zero when `first`, else from c, and are stored to
+// c[a * 2 + b].
 template <int NA, int NB>
-void Block(const uint16_t* w0, int64_t w_stride, const uint16_t* b0, int64_t kb_stride, int64_t nkb,
-           float (*c)[256]) {
-  const uint16_t* w1 = w0 + 16 * (w_stride / 2);
-  const uint16_t* b1 = b0 + kb_stride;
-  _tile_zero(0);
-  if constexpr (NB == 2) _tile_zero(1);
-  if constexpr (NA == 2) _tile_zero(2);
-  if constexpr (NA == 2 && NB == 2) _tile_zero(3);
-  for (int64_t kb = 0; kb < nkb; ++kb) {
-    _tile_loadd(4, w0 + kb * kDepth, w_stride);
-    _tile_loadd(6, b0 + kb * 512, 64);
-    if constexpr (NB == 2) _tile_loadd(7, b1 + kb * 512, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    if constexpr (NB == 2) _tile_dpbf16ps(1, 4, 7);
-    if constexpr (NA == 2) {
-      _tile_loadd(5, w1 + kb * kDepth, w_stride);
-      _tile_dpbf16ps(2, 5, 6);
-      if constexpr (NB == 2) _tile_dpbf16ps(3, 5, 7);
-    }
-  }
-  _tile_stored(0, c[0], 64);
-  if constexpr (NB == 2) _tile_stored(1, c[1], 64);
-  if constexpr (NA == 2) _tile_stored(2, c[2], 64);
-  if constexpr (NA == 2 && NB == 2) _tile_stored(3, c[3], 64);
-}
-
-// As Block, with the A tiles from a panel in tile order (a[kb][32 rows][32 k], 64-byte
-// rows) over depth steps [kb0, kb1), and the C tiles resumed from c unless `first`.
-template <int NA, int NB>
-void PanelBlock(const uint16_t* a, const uint16_t* b0, int64_t kb_stride, int64_t kb0, int64_t kb1,
-                bool first, float (*c)[256]) {
+void TileBlock(const uint16_t* a0, const uint16_t* a1, int64_t a_step, int64_t a_stride,
+               const uint16_t* b0, int64_t kb_stride, int64_t kb0, int64_t kb1, bool first,
+               float (*c)[256]) {
   const uint16_t* b1 = b0 + kb_stride;
   if (first) {
     _tile_zero(0);
@@ -91,13 +65,13 @@ void PanelBlock(const uint16_t* a, const uint16_t* b0, int64_t kb_stride, int64_
     if constexpr (NA == 2 && NB == 2) _tile_loadd(3, c[3], 64);
   }
   for (int64_t kb = kb0; kb < kb1; ++kb) {
-    _tile_loadd(4, a + kb * 1024, 64);
+    _tile_loadd(4, a0 + kb * a_step, a_stride);
     _tile_loadd(6, b0 + kb * 512, 64);
     if constexpr (NB == 2) _tile_loadd(7, b1 + kb * 512, 64);
     _tile_dpbf16ps(0, 4, 6);
     if constexpr (NB == 2) _tile_dpbf16ps(1, 4, 7);
     if constexpr (NA == 2) {
-      _tile_loadd(5, a + kb * 1024 + 512, 64);
+      _tile_loadd(5, a1 + kb * a_step, a_stride);
       _tile_dpbf16ps(2, 5, 6);
       if constexpr (NB == 2) _tile_dpbf16ps(3, 5, 7);
     }
@@ -200,7 +174,8 @@ void Linear(const uint16_t* packed, int64_t m, int64_t k, const Weights& weights
         for (int64_t b = c0; b < c1; b += 2) {
           const int nb = c1 - b >= 2 ? 2 : 1;
           Dispatch(na, nb, [&](auto NA, auto NB) {
-            Block<NA(), NB()>(w0, w_stride, packed + b * kb_stride, kb_stride, nkb, c);
+            TileBlock<NA(), NB()>(w0, w0 + 16 * k, kDepth, w_stride, packed + b * kb_stride,
+                                  kb_stride, 0, nkb, true, c);
           });
           StoreBlock(c, na, nb, o, b, m, y, ldy, accumulate);
         }
@@ -230,8 +205,8 @@ void Linear(const uint16_t* packed, int64_t m, int64_t k, const Weights& weights
         for (int64_t b = c0; b < c1; b += 2) {
           const int nb = c1 - b >= 2 ? 2 : 1;
           Dispatch(na, nb, [&](auto NA, auto NB) {
-            PanelBlock<NA(), NB()>(panel, packed + b * kb_stride, kb_stride, kb0, kb1, kb0 == 0,
-                                   tiles + (b - c0) * 2);
+            TileBlock<NA(), NB()>(panel, panel + 512, 1024, 64, packed + b * kb_stride, kb_stride,
+                                  kb0, kb1, kb0 == 0, tiles + (b - c0) * 2);
           });
         }
       }
