@@ -98,7 +98,7 @@ ABSL_FLAG(int, warmup, 1, "untimed warm-up repetitions, >= 0");
 ABSL_FLAG(int, threads, 0, "threads (the caller included); 0: one per core");
 ABSL_FLAG(bool, no_fuse, false, "don't fuse the QKV and W1/W3 projections (also --no-fuse)");
 ABSL_FLAG(bool, no_oracle, false, "don't run the PyTorch oracle bench (also --no-oracle)");
-ABSL_FLAG(bool, profile, false, "add a per-op decode profile after the table");
+ABSL_FLAG(bool, profile, false, "add per-op prefill and decode profiles after the table");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this path");
 ABSL_FLAG(std::string, kv_dtype, "f32", "KV cache storage: f32, bf16 or f16");
 ABSL_FLAG(bool, batch_invariant, false, "run the CPU backend in its batch-invariant mode");
@@ -259,7 +259,7 @@ double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 }
 
 // Forwards every op to `inner` and adds up its wall time per op (and per Linear weight
-// shape), for --profile: where a decode step's time goes.
+// shape), for --profile: where a prefill's and a decode step's time goes.
 class TimingBackend final : public backend::Backend {
  public:
   explicit TimingBackend(backend::Backend* inner) : inner_(inner) {}
@@ -534,13 +534,33 @@ int Run(const Options& opt, const std::string& command) {
       }
     }
     if (opt.profile) {
-      // One more decode run, timed per op (the timing itself adds a little per call).
+      // One more prefill and decode run, timed per op (the timing itself adds a little per
+      // call): the prefill's ops per prompt, the decode's per token.
+      auto append_profile = [&](const char* what, double wall, int units, const char* unit) {
+        double ops_total = 0;
+        for (const auto& [k, e] : timing.ops) ops_total += e.seconds;
+        absl::StrAppend(&profile_md, "\n", what, " profile, ", spec, ": ",
+                        absl::StrFormat("%.3f", wall / units * 1e3), " ms per ", unit, ", ",
+                        absl::StrFormat("%.3f", (wall - ops_total) / units * 1e3),
+                        " ms of it outside backend ops.\n\n", "| op | calls/", unit, " | ms/", unit,
+                        " | share | weight GB/s |\n", "| --- | ---: | ---: | ---: | ---: |\n");
+        for (const auto& [k, e] : timing.ops) {
+          absl::StrAppend(
+              &profile_md, "| ", k, " | ", absl::StrFormat("%.1f", 1.0 * e.calls / units), " | ",
+              absl::StrFormat("%.3f", e.seconds / units * 1e3), " | ",
+              absl::StrFormat("%.1f%%", 100 * e.seconds / wall), " | ",
+              e.bytes > 0 ? absl::StrFormat("%.1f", e.bytes / e.seconds / 1e9) : "", " |\n");
+        }
+      };
       (*cache)->ResetAll();
       model::StepBatch prefill;
       for (int i = 0; i < opt.prompt; ++i) {
         prefill.rows.push_back({tokens[i], tower_of(i), 0, i, i + 1 == opt.prompt});
       }
+      timing.Clear();
+      const auto p0 = std::chrono::steady_clock::now();
       (void)(*model)->Forward(prefill, cache->get(), logits.data());
+      append_profile("Prefill", Seconds(p0, std::chrono::steady_clock::now()), 1, "prompt");
       timing.Clear();
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = opt.prompt; i < total; ++i) {
@@ -548,22 +568,7 @@ int Run(const Options& opt, const std::string& command) {
         step.rows.push_back({tokens[i], tower_of(i), 0, i, true});
         (void)(*model)->Forward(step, cache->get(), logits.data());
       }
-      const double wall = Seconds(t0, std::chrono::steady_clock::now()) / opt.decode;
-      double ops_total = 0;
-      for (const auto& [k, e] : timing.ops) ops_total += e.seconds;
-      absl::StrAppend(&profile_md, "\nDecode profile, ", spec, ": ",
-                      absl::StrFormat("%.3f", wall * 1e3), " ms per token, ",
-                      absl::StrFormat("%.3f", (wall - ops_total / opt.decode) * 1e3),
-                      " ms of it outside backend ops.\n\n",
-                      "| op | calls/token | ms/token | share | weight GB/s |\n",
-                      "| --- | ---: | ---: | ---: | ---: |\n");
-      for (const auto& [k, e] : timing.ops) {
-        absl::StrAppend(
-            &profile_md, "| ", k, " | ", absl::StrFormat("%.1f", 1.0 * e.calls / opt.decode), " | ",
-            absl::StrFormat("%.3f", e.seconds / opt.decode * 1e3), " | ",
-            absl::StrFormat("%.1f%%", 100 * e.seconds / (wall * opt.decode)), " | ",
-            e.bytes > 0 ? absl::StrFormat("%.1f", e.bytes / e.seconds / 1e9) : "", " |\n");
-      }
+      append_profile("Decode", Seconds(t0, std::chrono::steady_clock::now()), opt.decode, "token");
     }
     if (opt.kl_positions > 0 && dtype != DType::kBF16) {
       if (absl::Status s = MeasureKl(opt, config, backend, **model, tokens, &row); !s.ok()) {

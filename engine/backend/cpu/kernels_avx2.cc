@@ -238,6 +238,45 @@ void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* s
 // LinearQuantized: vpmaddubsw + vpmaddwd integer dot products.
 #include "engine/backend/cpu/quant_kernels_x86.inc"
 
+// e^x on 8 lanes: ExpF's clamp, range reduction and degree-7 polynomial (kernels_body.inc).
+inline __m256 Exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_floor_ps(
+      _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723e-6f),
+                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x));
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i bits =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+// SwiGluRowsGeneric in 8-lane vectors (see kernels_avx512.cc's SwiGluRows for why).
+void SwiGluRows(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t r_begin,
+                int64_t r_end, int64_t n, float* out, int64_t ldo) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int64_t r = r_begin; r < r_end; ++r) {
+    const float* g = gate + r * ldg;
+    const float* u = up + r * ldu;
+    float* o = out + r * ldo;
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+      const __m256 gv = _mm256_loadu_ps(g + j);
+      const __m256 e = Exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv));
+      _mm256_storeu_ps(
+          o + j, _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + j)));
+    }
+    for (; j < n; ++j) o[j] = g[j] / (1.0f + ExpF(-g[j])) * u[j];
+  }
+}
+
 }  // namespace
 
 const Kernels kAvx2Kernels = {
@@ -251,7 +290,7 @@ const Kernels kAvx2Kernels = {
     .linear_quantized_vnni = nullptr,
     .rms_norm_rows = RmsNormRowsGeneric,
     .layer_norm_rows = LayerNormRowsGeneric,
-    .swiglu_rows = SwiGluRowsGeneric,
+    .swiglu_rows = SwiGluRows,
     .add_rows = AddRowsGeneric,
     .attention_pairs = AttentionPairs,
 };

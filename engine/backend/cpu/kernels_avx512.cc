@@ -71,8 +71,8 @@ inline void LinearRow(const float* x, int64_t ldx, const char* w, int64_t cols, 
     if constexpr (T != DType::kF32) {
       // Software prefetch kLinearPrefetchBytes ahead on the thread's linear weight stream
       // (past this row's end it reaches the next rows, which this thread reads next).
-#pragma GCC unroll 4
-      for (int64_t line = 0; line < DTypeBytes(T, 16 * U); line += 64) {
+      constexpr int64_t kStepBytes = DTypeBytes(T, 16 * U);
+      for (int64_t line = 0; line < kStepBytes; line += 64) {
         _mm_prefetch(row + DTypeBytes(T, k) + line + kLinearPrefetchBytes, _MM_HINT_T0);
       }
     }
@@ -338,6 +338,56 @@ namespace vnni {
 #pragma GCC pop_options
 }  // namespace vnni
 
+// e^x on 16 lanes: ExpF's clamp, range reduction and degree-7 polynomial (kernels_body.inc).
+inline __m512 Exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(
+      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f),
+                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x));
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512i bits =
+      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+// SwiGluRowsGeneric in 16-lane vectors: the compiler's own vectorization of it ran ~7x
+// slower than this loop (0.45 vs 3.4 ms for 512 x 2048 in one process on the same data; not
+// explained), and without -fno-trapping-math it stayed scalar (~2.5 ms). Whole-model
+// prefill of the 125m bf16 config at 512 tokens: SwiGlu 24 ms -> 3 ms of 145 ms.
+void SwiGluRows(const float* gate, int64_t ldg, const float* up, int64_t ldu, int64_t r_begin,
+                int64_t r_end, int64_t n, float* out, int64_t ldo) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t r = r_begin; r < r_end; ++r) {
+    const float* g = gate + r * ldg;
+    const float* u = up + r * ldu;
+    float* o = out + r * ldo;
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+      const __m512 gv = _mm512_loadu_ps(g + j);
+      const __m512 e = Exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+      _mm512_storeu_ps(
+          o + j, _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)), _mm512_loadu_ps(u + j)));
+    }
+    if (j < n) {
+      const __mmask16 mask = static_cast<__mmask16>((1u << (n - j)) - 1u);
+      const __m512 gv = _mm512_maskz_loadu_ps(mask, g + j);
+      const __m512 e = Exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+      _mm512_mask_storeu_ps(o + j, mask,
+                            _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)),
+                                          _mm512_maskz_loadu_ps(mask, u + j)));
+    }
+  }
+}
+
 }  // namespace
 
 const Kernels kAvx512Kernels = {
@@ -351,7 +401,7 @@ const Kernels kAvx512Kernels = {
     .linear_quantized_vnni = vnni::LinearQuantized,
     .rms_norm_rows = RmsNormRowsGeneric,
     .layer_norm_rows = LayerNormRowsGeneric,
-    .swiglu_rows = SwiGluRowsGeneric,
+    .swiglu_rows = SwiGluRows,
     .add_rows = AddRowsGeneric,
     .attention_pairs = AttentionPairs,
 };
