@@ -233,38 +233,56 @@ inline void AttendRun(const __m512* qv, const char* k, const char* v, int64_t st
 
 // Attention for head_dim = 16 * NV: the scaled query and the output accumulator stay in
 // registers; scores of four positions are reduced together. Same online softmax and runs
-// as AttentionPairsWith (kernels_body.inc).
+// as AttentionPairsWith (kernels_body.inc), and like it the pairs of one row that share a
+// kv head go together (up to kMaxGroup at a time): each run of keys and values is read from
+// memory once for all of them and then from L1, instead of once per query head (at long
+// context a GQA group re-read the whole cache per head). Each head's arithmetic is the
+// per-pair one, in the same order, so the bits do not depend on the grouping.
 template <int NV>
 void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
+  constexpr int32_t kMaxGroup = 8;
   const int32_t group = a.n_heads / a.n_kv_heads;
   constexpr int32_t kHd = 16 * NV;
   float* s = scratch;
   const __m512 scale = _mm512_set1_ps(a.scale);
-  for (int64_t idx = begin; idx < end; ++idx) {
+  __m512 qv[kMaxGroup][NV];
+  __m512 acc[kMaxGroup][NV];
+  float running_max[kMaxGroup];
+  float running_sum[kMaxGroup];
+  for (int64_t idx = begin; idx < end;) {
     const int64_t r = idx / a.n_heads;
-    const int32_t h = static_cast<int32_t>(idx % a.n_heads);
-    const float* q = a.q + r * a.ldq + static_cast<int64_t>(h) * kHd;
-    const int64_t kv_off = static_cast<int64_t>(h / group) * kHd;
-    __m512 qv[NV];
-    __m512 acc[NV];
+    const int32_t h0 = static_cast<int32_t>(idx % a.n_heads);
+    const int32_t kvh = h0 / group;
+    const int64_t idx_end =
+        std::min({end, r * a.n_heads + int64_t{kvh + 1} * group, idx + kMaxGroup});
+    const int32_t nh = static_cast<int32_t>(idx_end - idx);
+    const int64_t kv_off = static_cast<int64_t>(kvh) * kHd;
+    for (int32_t g = 0; g < nh; ++g) {
+      const float* q = a.q + r * a.ldq + static_cast<int64_t>(h0 + g) * kHd;
 #pragma GCC unroll 16
-    for (int u = 0; u < NV; ++u) {
-      qv[u] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * u), scale);
-      acc[u] = _mm512_setzero_ps();
+      for (int u = 0; u < NV; ++u) {
+        qv[g][u] = _mm512_mul_ps(_mm512_loadu_ps(q + 16 * u), scale);
+        acc[g][u] = _mm512_setzero_ps();
+      }
+      running_max[g] = -INFINITY;
+      running_sum[g] = 0.0f;
     }
-    float running_max = -INFINITY;
-    float running_sum = 0.0f;
     ForEachKvRun(a.kv, a.seq[r], AttentionFirstPos(a, r), a.pos[r] + 1, kv_off,
                  [&](DType dtype, const char* k, const char* v, int32_t cnt) {
                    VisitDType(dtype, [&]<DType T>() {
-                     AttendRun<NV, T>(qv, k, v, a.kv.kv_dim * DTypeSize(T), cnt, s, running_max,
-                                      running_sum, acc);
+                     for (int32_t g = 0; g < nh; ++g) {
+                       AttendRun<NV, T>(qv[g], k, v, a.kv.kv_dim * DTypeSize(T), cnt, s,
+                                        running_max[g], running_sum[g], acc[g]);
+                     }
                    });
                  });
-    float* out = a.out + r * a.ldo + static_cast<int64_t>(h) * kHd;
-    const __m512 inv = _mm512_set1_ps(1.0f / running_sum);
+    for (int32_t g = 0; g < nh; ++g) {
+      float* out = a.out + r * a.ldo + static_cast<int64_t>(h0 + g) * kHd;
+      const __m512 inv = _mm512_set1_ps(1.0f / running_sum[g]);
 #pragma GCC unroll 16
-    for (int u = 0; u < NV; ++u) _mm512_storeu_ps(out + 16 * u, _mm512_mul_ps(acc[u], inv));
+      for (int u = 0; u < NV; ++u) _mm512_storeu_ps(out + 16 * u, _mm512_mul_ps(acc[g][u], inv));
+    }
+    idx = idx_end;
   }
 }
 
