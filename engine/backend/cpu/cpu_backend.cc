@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <new>
 #include <numeric>
 #include <string_view>
 
@@ -200,13 +199,8 @@ void CpuBackend::LinearBf16(const float* x, int64_t m, int64_t ldx, const Weight
                             int64_t ldy, bool accumulate) {
   const int64_t k = w.cols;
   const int64_t elems = amx::PackedElems(m, k);
-  if (bf16_x_elems_ < elems) {
-    const size_t bytes = (static_cast<size_t>(elems) * sizeof(uint16_t) + 63) / 64 * 64;
-    bf16_x_.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
-    if (bf16_x_ == nullptr) throw std::bad_alloc();
-    bf16_x_elems_ = elems;
-  }
-  uint16_t* packed = bf16_x_.get();
+  if (bf16_x_.rank() == 0 || bf16_x_.dim(0) < elems) bf16_x_ = Tensor::Empty(DType::kBF16, {elems});
+  auto* packed = static_cast<uint16_t*>(bf16_x_.data());
   const int64_t blocks = (m + amx::kRowBlock - 1) / amx::kRowBlock;
   pool_->ParallelFor(blocks, GrainFor(amx::kRowBlock * k), [&](int64_t begin, int64_t end, int) {
     amx::Pack(x, m, ldx, k, begin, end, packed);

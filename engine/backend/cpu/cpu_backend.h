@@ -38,7 +38,6 @@
 #define MOT_ENGINE_BACKEND_CPU_CPU_BACKEND_H_
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +46,7 @@
 
 #include "engine/backend/backend.h"
 #include "engine/backend/cpu/cpu_features.h"
+#include "engine/core/tensor.h"
 #include "engine/core/thread_pool.h"
 
 namespace mot::backend::cpu {
@@ -161,11 +161,7 @@ class CpuBackend final : public Backend {
                             int64_t, bool);
   bool batch_invariant_ = false;
   Bf16Gemm bf16_gemm_ = Bf16Gemm::kF32;
-  struct FreeDeleter {
-    void operator()(void* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint16_t[], FreeDeleter> bf16_x_;  // LinearBf16's packed input rows
-  int64_t bf16_x_elems_ = 0;
+  Tensor bf16_x_;  // LinearBf16's packed input rows (bf16, 64-byte aligned; grown on demand)
   std::vector<int8_t> xq_;                   // LinearQuantized's quantized input rows
   std::vector<float> xq_scales_;             // and their per-block d and s
   std::vector<std::vector<float>> scratch_;  // one per pool thread
