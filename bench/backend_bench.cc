@@ -8,12 +8,19 @@
 //     one weight (cache resident when it fits).
 //   prefill (m = 128, 512): GFLOP/s vs OpenBLAS cblas_sgemm on f32 weights of the same
 //     shape, OpenBLAS running its own threads (the peer).
+//   attention: prefill (one sequence's --attention_prompt rows, causal) and decode (one row at
+//     --attention_context positions) over a contiguous KV cache of each --kv_dtypes dtype,
+//     at the 125m config's geometry (12 query heads, 4 kv heads, head size 64) and at head
+//     size 128 (32 / 8 heads); the achieved GFLOP/s of the score and value products (4 *
+//     head_dim flop per query-key pair) beside the f32 FMA peak the CPU's vector width and
+//     clock give (CpuFeatures), and, for decode, the KV GB/s beside the read bandwidth.
 // Each figure is mean ± stddev over --reps repetitions after one warm-up.
 //
 // Usage (flags are Abseil flags; the defaults are shown):
 //   backend_bench [--threads=2] [--reps=7] [--isa=avx512|avx2|scalar] [--quick]
 //                 [--cases=all|decode|prefill] [--batch_invariant]
 //                 [--dtypes=F32,BF16,F16] [--prefill_m=128,512]
+//                 [--attention_prompt=512] [--attention_context=2048] [--kv_dtypes=F32,BF16]
 //   --threads: the thread pool (caller included; 0: one per core). --reps >= 1 (1 is raised
 //   to 2, the fewest a stddev needs). --isa: highest ISA level to run (default: the
 //   detected one). --quick: prefill at m = 128 only. --cases: which half of the table.
@@ -45,19 +52,27 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "bench/bandwidth.h"
 #include "bench/bench_flags.h"
+#include "bench/fma_peak.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/cpu/cpu_features.h"
 #include "engine/core/dtype.h"
 #include "engine/core/thread_pool.h"
+#include "engine/kv/contiguous_kv_cache.h"
 
 ABSL_FLAG(int, threads, 2, "threads in the pool, the caller included; 0: one per core");
 ABSL_FLAG(int, reps, 7, "timed repetitions after one warm-up, >= 1 (1 is raised to 2)");
 ABSL_FLAG(std::string, isa, "",
           "highest CPU ISA level to run: avx512, avx2 or scalar (default: the detected one)");
 ABSL_FLAG(bool, quick, false, "prefill at m = 128 only (not 512)");
-ABSL_FLAG(std::string, cases, "all", "which cases to run: all, decode or prefill");
+ABSL_FLAG(std::string, cases, "all",
+          "which cases to run: all, decode, prefill (Linear) or attention");
+ABSL_FLAG(int, attention_prompt, 512, "attention case: prefill rows (causal), >= 1");
+ABSL_FLAG(int, attention_context, 2048, "attention case: decode context, >= 1");
+ABSL_FLAG(std::vector<std::string>, kv_dtypes, std::vector<std::string>({"F32", "BF16"}),
+          "attention case: KV cache dtypes (F32, BF16, F16)");
 ABSL_FLAG(std::vector<std::string>, dtypes, std::vector<std::string>({"F32", "BF16", "F16"}),
           "weight dtypes: F32, BF16, F16, Q8_0, Q4_0");
 ABSL_FLAG(std::vector<std::string>, prefill_m, {}, "prefill row counts (default 128,512)");
@@ -127,6 +142,75 @@ std::vector<uint8_t> RandomWeightBytes(DType dtype, int64_t n, std::mt19937& rng
   return bytes;
 }
 
+// The attention rows of the table (see the file comment).
+void RunAttention(CpuBackend& be, ThreadPool& pool, int reps, int prompt, int context,
+                  const std::vector<DType>& kv_dtypes, std::mt19937& rng) {
+  struct Geometry {
+    int32_t n_heads, n_kv_heads, head_dim;
+  };
+  const double peak = MeasureFmaPeakGflops(pool, be.isa() == IsaLevel::kAvx512);
+  const double bw = MeasureReadBandwidthGBs(pool, size_t{512} << 20, 5);
+  for (const Geometry& g : {Geometry{12, 4, 64}, Geometry{32, 8, 128}}) {
+    const int64_t kv_dim = int64_t{g.n_kv_heads} * g.head_dim;
+    const int64_t q_dim = int64_t{g.n_heads} * g.head_dim;
+    for (DType dt : kv_dtypes) {
+      for (const bool decode : {false, true}) {
+        const int32_t len = decode ? context : prompt;
+        auto cache = kv::ContiguousKvCache::Create({1, kv_dim, 1, len, dt, {}});
+        if (!cache.ok()) {
+          std::fprintf(stderr, "%s\n", cache.status().ToString().c_str());
+          return;
+        }
+        const kv::KvLayerView view = (*cache)->LayerView(0);
+        std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+        std::vector<float> k(static_cast<size_t>(len * kv_dim)), v(k.size());
+        for (float& x : k) x = dist(rng);
+        for (float& x : v) x = dist(rng);
+        std::vector<kv::KvSlot> slots(static_cast<size_t>(len));
+        for (int32_t p = 0; p < len; ++p) slots[static_cast<size_t>(p)] = view.Locate(0, p);
+        be.StoreKv(k.data(), kv_dim, v.data(), kv_dim, len, slots.data(), view);
+        const int64_t rows = decode ? 1 : prompt;
+        std::vector<float> q(static_cast<size_t>(rows * q_dim)), out(q.size());
+        for (float& x : q) x = dist(rng);
+        std::vector<int32_t> seq(static_cast<size_t>(rows), 0), pos(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) pos[static_cast<size_t>(r)] = decode ? len - 1 : r;
+        backend::AttentionArgs a;
+        a.q = q.data();
+        a.ldq = q_dim;
+        a.rows = rows;
+        a.seq = seq.data();
+        a.pos = pos.data();
+        a.kv = view;
+        a.n_heads = g.n_heads;
+        a.n_kv_heads = g.n_kv_heads;
+        a.head_dim = g.head_dim;
+        a.scale = 1.0f / std::sqrt(static_cast<float>(g.head_dim));
+        a.out = out.data();
+        a.ldo = q_dim;
+        // Query-key pairs: causal prefill sums 1..len; decode reads len positions.
+        const double pairs = decode ? static_cast<double>(len) : 0.5 * len * (len + 1.0);
+        const double gflop = pairs * g.n_heads * 4.0 * g.head_dim / 1e9;
+        const int calls = std::max(1, static_cast<int>(0.5 / gflop));
+        const Timing t = TimePerCall(reps, calls, pool.num_threads(), [&] {
+          for (int c = 0; c < calls; ++c) be.Attention(a);
+        });
+        const Stats r = Rate(gflop, t.wall);
+        const Stats rc = Rate(gflop, t.cpu);
+        const double kv_gb = 2.0 * len * kv_dim * DTypeSize(dt) / 1e9;
+        std::printf(
+            "| attention %s | KV %s | %d x %d/%d heads x %d, %d positions | %.0f ± %.0f | %.1f ± "
+            "%.1f GFLOP/s | %.1f GFLOP/s (f32 FMA peak) | %.2f | %.1f GFLOP/s | %s | %s |\n",
+            decode ? "decode" : "prefill", DTypeName(dt), static_cast<int>(rows), g.n_heads,
+            g.n_kv_heads, g.head_dim, len, t.wall.mean * 1e6, t.wall.stddev * 1e6, r.mean, r.stddev,
+            peak, r.mean / peak, rc.mean,
+            decode ? absl::StrFormat("KV %.1f GB/s of %.1f", kv_gb / t.wall.mean, bw).c_str() : "",
+            decode ? absl::StrFormat("%.2f", kv_gb / t.wall.mean / bw).c_str() : "");
+        std::fflush(stdout);
+      }
+    }
+  }
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "the CPU backend's Linear against the read bandwidth (decode) and OpenBLAS sgemm "
@@ -144,9 +228,25 @@ int Main(int argc, char** argv) {
   const int reps = std::max(reps_flag, 2);
   const bool quick = absl::GetFlag(FLAGS_quick);
   const std::string cases = absl::GetFlag(FLAGS_cases);
-  if (cases != "all" && cases != "decode" && cases != "prefill") {
+  if (cases != "all" && cases != "decode" && cases != "prefill" && cases != "attention") {
     mot::bench::UsageError(
-        absl::StrCat("--cases=", cases, ": unknown value (all, decode or prefill)"));
+        absl::StrCat("--cases=", cases, ": unknown value (all, decode, prefill or attention)"));
+  }
+  const int attention_prompt = absl::GetFlag(FLAGS_attention_prompt);
+  const int attention_context = absl::GetFlag(FLAGS_attention_context);
+  if (attention_prompt < 1 || attention_context < 1) {
+    mot::bench::UsageError(absl::StrCat("--attention_prompt=", attention_prompt,
+                                        " / --attention_context=", attention_context,
+                                        ": must be >= 1"));
+  }
+  std::vector<DType> kv_dtypes;
+  for (const std::string& name : absl::GetFlag(FLAGS_kv_dtypes)) {
+    const std::optional<DType> dt = ParseDType(name);
+    if (!dt || (*dt != DType::kF32 && *dt != DType::kBF16 && *dt != DType::kF16)) {
+      mot::bench::UsageError(
+          absl::StrCat("--kv_dtypes: '", name, "' is not a KV dtype (F32, BF16, F16)"));
+    }
+    kv_dtypes.push_back(*dt);
   }
   std::optional<IsaLevel> isa;
   if (const std::string name = absl::GetFlag(FLAGS_isa); !name.empty()) {
@@ -185,7 +285,8 @@ int Main(int argc, char** argv) {
 
   // Decode: m = 1. The bound is the read bandwidth measured just before the row, so that
   // both see the same machine load.
-  for (const Shape& s : cases == "prefill" ? std::vector<Shape>{} : shapes) {
+  for (const Shape& s :
+       cases == "prefill" || cases == "attention" ? std::vector<Shape>{} : shapes) {
     for (DType dt : dtypes) {
       const int64_t n = s.out * s.in;
       const int64_t bytes = DTypeBytes(dt, n);
@@ -238,7 +339,7 @@ int Main(int argc, char** argv) {
       ms.push_back(m);
     }
   }
-  if (cases == "decode") ms.clear();
+  if (cases == "decode" || cases == "attention") ms.clear();
   for (int64_t m : ms) {
     for (const Shape& s : shapes) {
       const int64_t n = s.out * s.in;
@@ -279,6 +380,9 @@ int Main(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
+  }
+  if (cases == "all" || cases == "attention") {
+    RunAttention(be, pool, reps, attention_prompt, attention_context, kv_dtypes, rng);
   }
   return 0;
 }

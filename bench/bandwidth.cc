@@ -100,4 +100,26 @@ ReadBandwidth MeasureReadBandwidth(ThreadPool& pool, size_t bytes, int repetitio
   return best;
 }
 
+CacheFlusher::CacheFlusher(ThreadPool& pool, size_t bytes) : pool_(pool) {
+  words_ = bytes / sizeof(uint64_t);
+  data_ = static_cast<uint64_t*>(std::aligned_alloc(64, words_ * sizeof(uint64_t)));
+  if (data_ == nullptr) {
+    words_ = 0;
+    return;
+  }
+  pool_.ParallelFor(static_cast<int64_t>(words_), int64_t{1} << 18, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) data_[i] = static_cast<uint64_t>(i);
+  });
+}
+
+CacheFlusher::~CacheFlusher() { std::free(data_); }
+
+void CacheFlusher::Flush() {
+  std::atomic<uint64_t> sink{0};
+  pool_.ParallelFor(static_cast<int64_t>(words_), int64_t{1} << 18, [&](int64_t b, int64_t e, int) {
+    sink.fetch_add(SumWords(data_ + b, static_cast<size_t>(e - b)), std::memory_order_relaxed);
+  });
+  if (sink.load() == 42) data_[0] = 0;  // keeps the sums alive
+}
+
 }  // namespace mot::bench

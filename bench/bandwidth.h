@@ -9,6 +9,7 @@
 #define MOT_BENCH_BANDWIDTH_H_
 
 #include <cstddef>
+#include <cstdint>
 
 #include "engine/core/thread_pool.h"
 
@@ -30,6 +31,24 @@ struct ReadBandwidth {
 // The same measurement, reporting both rates.
 ReadBandwidth MeasureReadBandwidth(ThreadPool& pool, size_t bytes = size_t{1} << 30,
                                    int repetitions = 7);
+
+// Evicts the caches by reading a buffer larger than them (allocated and touched once), so
+// that the next timed run reads its weights from memory, as a model larger than the
+// last-level cache does on every step. Used by mot_bench --cold_prefill.
+class CacheFlusher {
+ public:
+  explicit CacheFlusher(ThreadPool& pool, size_t bytes = size_t{1} << 30);
+  ~CacheFlusher();
+  CacheFlusher(const CacheFlusher&) = delete;
+  CacheFlusher& operator=(const CacheFlusher&) = delete;
+
+  void Flush();
+
+ private:
+  ThreadPool& pool_;
+  size_t words_ = 0;
+  uint64_t* data_ = nullptr;
+};
 
 }  // namespace mot::bench
 

@@ -37,6 +37,10 @@
 //     the top-1 agreement and the RMS logit difference relative to the logits' RMS.
 //   --kv_dtype: storage of the KV cache (f32, bf16, f16). When not f32, one more untimed run
 //     with an f32 cache gives the max |logit difference| of the decoded tokens (footer).
+//   --cold_prefill: reads 1 GiB before each timed prefill (CacheFlusher), so that a model
+//     smaller than the last-level cache is measured as a larger one runs: its weights read
+//     from memory. Without it, a one-tower model that fits the cache and its three-tower
+//     variant that does not are not compared like for like.
 //   --batch_invariant: the CPU backend's batch-invariant mode (every Linear row summed in one
 //     order whatever the batch; no sgemm), to measure its cost.
 //   Flag names are spelled with '_' (--no_fuse, --no_oracle); the dashed spellings
@@ -98,6 +102,9 @@ ABSL_FLAG(int, warmup, 1, "untimed warm-up repetitions, >= 0");
 ABSL_FLAG(int, threads, 0, "threads (the caller included); 0: one per core");
 ABSL_FLAG(bool, no_fuse, false, "don't fuse the QKV and W1/W3 projections (also --no-fuse)");
 ABSL_FLAG(bool, no_oracle, false, "don't run the PyTorch oracle bench (also --no-oracle)");
+ABSL_FLAG(bool, cold_prefill, false,
+          "before each timed prefill, read 1 GiB so the weights come from memory and not from "
+          "the last-level cache (as for a model larger than the cache)");
 ABSL_FLAG(bool, profile, false, "add per-op prefill and decode profiles after the table");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON to this path");
 ABSL_FLAG(std::string, kv_dtype, "f32", "KV cache storage: f32, bf16 or f16");
@@ -123,6 +130,7 @@ struct Options {
   bool fuse = true;
   bool oracle = true;
   bool profile = false;
+  bool cold_prefill = false;
   std::string json;
   DType kv_dtype = DType::kF32;
   bool batch_invariant = false;
@@ -394,6 +402,8 @@ int Run(const Options& opt, const std::string& command) {
   const std::string load_start = LoadAvg();
   std::cerr << "measuring read bandwidth over " << pool.num_threads() << " threads...\n";
   const double gbs = MeasureReadBandwidthGBs(pool);
+  std::unique_ptr<CacheFlusher> flusher;
+  if (opt.cold_prefill) flusher = std::make_unique<CacheFlusher>(pool);
   std::cerr << "read bandwidth " << gbs << " GB/s\n";
   std::vector<Row> rows;
   std::string torch_blas;
@@ -483,6 +493,7 @@ int Run(const Options& opt, const std::string& command) {
       for (int i = 0; i < opt.prompt; ++i) {
         prefill.rows.push_back({tokens[i], tower_of(i), 0, i, i + 1 == opt.prompt});
       }
+      if (flusher) flusher->Flush();
       const auto t0 = std::chrono::steady_clock::now();
       absl::Status st = (*model)->Forward(prefill, cache->get(), logits.data());
       const auto t1 = std::chrono::steady_clock::now();
@@ -557,6 +568,7 @@ int Run(const Options& opt, const std::string& command) {
       for (int i = 0; i < opt.prompt; ++i) {
         prefill.rows.push_back({tokens[i], tower_of(i), 0, i, i + 1 == opt.prompt});
       }
+      if (flusher) flusher->Flush();
       timing.Clear();
       const auto p0 = std::chrono::steady_clock::now();
       (void)(*model)->Forward(prefill, cache->get(), logits.data());
@@ -643,6 +655,10 @@ int Run(const Options& opt, const std::string& command) {
      << DTypeName(opt.kv_dtype) << " KV of the average context).\n";
   md << "KV cache " << DTypeName(opt.kv_dtype) << "; batch-invariant mode "
      << (opt.batch_invariant ? "on" : "off") << ".\n";
+  if (opt.cold_prefill) {
+    md << "Prefill with cold caches: 1 GiB read before each timed prefill (and the profiled "
+          "one), so the weights come from memory.\n";
+  }
   for (const Row& r : rows) {
     if (r.kv_logit_diff < 0) continue;
     md << "KV " << DTypeName(opt.kv_dtype) << " vs f32 cache, " << r.size << ":" << r.dtype
@@ -771,6 +787,7 @@ int main(int argc, char** argv) {
   opt.fuse = !absl::GetFlag(FLAGS_no_fuse);
   opt.oracle = !absl::GetFlag(FLAGS_no_oracle);
   opt.profile = absl::GetFlag(FLAGS_profile);
+  opt.cold_prefill = absl::GetFlag(FLAGS_cold_prefill);
   opt.json = absl::GetFlag(FLAGS_json);
   opt.batch_invariant = absl::GetFlag(FLAGS_batch_invariant);
   opt.kl_positions = absl::GetFlag(FLAGS_kl_positions);

@@ -175,13 +175,61 @@ inline __m128 Reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
+// e^x on 16 lanes: ExpF's clamp, range reduction and degree-7 polynomial (kernels_body.inc).
+inline __m512 Exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(
+      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f),
+                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x));
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512i bits =
+      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+// s[j] = e^(s[j] - m) for j < cnt in explicit vectors (Exp16; the compiler's own
+// vectorization of this loop ran several times slower, as it did for SwiGlu); returns their
+// sum (16 lanes, then the lane sum).
+inline float ExpRun16(float* s, int32_t cnt, float m) {
+  const __m512 mv = _mm512_set1_ps(m);
+  __m512 sumv = _mm512_setzero_ps();
+  int32_t j = 0;
+  for (; j + 16 <= cnt; j += 16) {
+    const __m512 p = Exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), mv));
+    _mm512_storeu_ps(s + j, p);
+    sumv = _mm512_add_ps(sumv, p);
+  }
+  if (j < cnt) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (cnt - j)) - 1u);
+    const __m512 p = Exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, s + j), mv));
+    _mm512_mask_storeu_ps(s + j, mask, p);
+    sumv = _mm512_add_ps(sumv, _mm512_maskz_mov_ps(mask, p));
+  }
+  return _mm512_reduce_add_ps(sumv);
+}
+
 // One run of `cnt` positions (ForEachKvRun) of one (row, head) for head_dim = 16 * NV:
 // keys/values of dtype T at k/v, `step` bytes apart; qv is the scaled query. Updates the
-// online softmax state (running max, sum, accumulator) as AttentionPairsWith does.
+// online softmax state (running max, sum, accumulator) as AttentionPairsWith does. Written
+// for the dependency chains rather than the instruction count: the run's maximum is kept
+// in a vector beside the scores (a scalar max loop is one 4-cycle chain per position), and
+// the weighted values go into two accumulator sets, even and odd positions, added at the
+// end of the run (at head_dim 64 one set is four FMA chains, which held the loop at one
+// position per FMA latency). The order is fixed per (row, head), whatever else is batched.
 template <int NV, DType T>
 inline void AttendRun(const __m512* qv, const char* k, const char* v, int64_t step, int32_t cnt,
                       float* s, float& running_max, float& running_sum, __m512* acc) {
   int32_t j = 0;
+  __m128 vmax = _mm_set1_ps(-INFINITY);
   for (; j + 4 <= cnt; j += 4) {
     const char* k0 = k + j * step;
     const char* k1 = k0 + step;
@@ -196,17 +244,21 @@ inline void AttendRun(const __m512* qv, const char* k, const char* v, int64_t st
       d2 = _mm512_fmadd_ps(qv[u], Load16<T>(k2, 16 * u), d2);
       d3 = _mm512_fmadd_ps(qv[u], Load16<T>(k3, 16 * u), d3);
     }
-    _mm_storeu_ps(s + j, Reduce4(d0, d1, d2, d3));
+    const __m128 r = Reduce4(d0, d1, d2, d3);
+    vmax = _mm_max_ps(vmax, r);
+    _mm_storeu_ps(s + j, r);
   }
+  vmax = _mm_max_ps(vmax, _mm_movehl_ps(vmax, vmax));
+  vmax = _mm_max_ss(vmax, _mm_shuffle_ps(vmax, vmax, 1));
+  float chunk_max = _mm_cvtss_f32(vmax);
   for (; j < cnt; ++j) {
     const char* k0 = k + j * step;
     __m512 d0 = _mm512_setzero_ps();
 #pragma GCC unroll 16
     for (int u = 0; u < NV; ++u) d0 = _mm512_fmadd_ps(qv[u], Load16<T>(k0, 16 * u), d0);
     s[j] = _mm512_reduce_add_ps(d0);
+    chunk_max = s[j] > chunk_max ? s[j] : chunk_max;
   }
-  float chunk_max = -INFINITY;
-  for (int32_t i = 0; i < cnt; ++i) chunk_max = s[i] > chunk_max ? s[i] : chunk_max;
   if (chunk_max > running_max) {
     const float corr = running_max == -INFINITY ? 0.0f : ExpF(running_max - chunk_max);
     running_sum *= corr;
@@ -215,20 +267,29 @@ inline void AttendRun(const __m512* qv, const char* k, const char* v, int64_t st
     for (int u = 0; u < NV; ++u) acc[u] = _mm512_mul_ps(acc[u], c);
     running_max = chunk_max;
   }
-  float chunk_sum = 0.0f;
-  const float m = running_max;
-#pragma omp simd reduction(+ : chunk_sum)
-  for (int32_t i = 0; i < cnt; ++i) {
-    s[i] = ExpF(s[i] - m);
-    chunk_sum += s[i];
-  }
-  running_sum += chunk_sum;
-  for (int32_t i = 0; i < cnt; ++i) {
-    const char* vp = v + i * step;
-    const __m512 w = _mm512_set1_ps(s[i]);
+  running_sum += ExpRun16(s, cnt, running_max);
+  __m512 odd[NV];
 #pragma GCC unroll 16
-    for (int u = 0; u < NV; ++u) acc[u] = _mm512_fmadd_ps(w, Load16<T>(vp, 16 * u), acc[u]);
+  for (int u = 0; u < NV; ++u) odd[u] = _mm512_setzero_ps();
+  int32_t i = 0;
+  for (; i + 2 <= cnt; i += 2) {
+    const char* vp = v + i * step;
+    const __m512 w0 = _mm512_set1_ps(s[i]);
+    const __m512 w1 = _mm512_set1_ps(s[i + 1]);
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) {
+      acc[u] = _mm512_fmadd_ps(w0, Load16<T>(vp, 16 * u), acc[u]);
+      odd[u] = _mm512_fmadd_ps(w1, Load16<T>(vp + step, 16 * u), odd[u]);
+    }
   }
+  if (i < cnt) {
+    const char* vp = v + i * step;
+    const __m512 w0 = _mm512_set1_ps(s[i]);
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) acc[u] = _mm512_fmadd_ps(w0, Load16<T>(vp, 16 * u), acc[u]);
+  }
+#pragma GCC unroll 16
+  for (int u = 0; u < NV; ++u) acc[u] = _mm512_add_ps(acc[u], odd[u]);
 }
 
 // Attention for head_dim = 16 * NV: the scaled query and the output accumulator stay in
@@ -289,6 +350,7 @@ void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* 
 // Attention's inner loops for other head sizes, with 16-wide (masked) loads of every
 // dtype (the portable LoadAs<kF16> would call F16ToF32 per element).
 struct Avx512AttentionOps {
+  static float ExpRun(float* s, int32_t cnt, float m) { return ExpRun16(s, cnt, m); }
   template <DType T>
   static float Dot(const float* q, const char* k, int32_t hd) {
     __m512 acc = _mm512_setzero_ps();
@@ -355,27 +417,6 @@ namespace vnni {
 #undef MOT_QUANT_DOT_VNNI
 #pragma GCC pop_options
 }  // namespace vnni
-
-// e^x on 16 lanes: ExpF's clamp, range reduction and degree-7 polynomial (kernels_body.inc).
-inline __m512 Exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_roundscale_ps(
-      _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
-      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f),
-                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x));
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __m512i bits =
-      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
 
 // SwiGluRowsGeneric in 16-lane vectors: the compiler's own vectorization of it ran ~7x
 // slower than this loop (0.45 vs 3.4 ms for 512 x 2048 in one process on the same data; not
