@@ -74,6 +74,10 @@ ABSL_FLAG(std::vector<std::string>, kv_dtype, {},
           "in the checkpoint's modality order; empty: f32");
 ABSL_FLAG(std::vector<std::string>, kv_pool_shares, {},
           "Shares of --kv_budget_mb per modality pool, one per tower; empty: equal");
+ABSL_FLAG(std::string, cpu_bf16_gemm, "auto",
+          "CPU backend: bf16 weights at prefill sizes on amx (AMX tiles), dot (AVX-512 BF16 dot "
+          "products) or f32 (converted + sgemm); auto: amx where the CPU has it, else f32. The "
+          "first two round activations to bf16");
 ABSL_FLAG(bool, batch_invariant, false,
           "Sum every row in one order whatever the batch, so a request's tokens do not depend "
           "on what it is batched with (slower prefill)");
@@ -221,10 +225,15 @@ int Main() {
     }
     return 1;
   };
-  // A bad --device is refused before anything loads.
-  if (absl::Status s = backend::CheckDeviceName(absl::GetFlag(FLAGS_device)); !s.ok()) {
-    std::fprintf(stderr, "mot-server: %s\n", std::string(s.message()).c_str());
-    return 1;
+  // A bad --device or CPU option is refused before anything loads.
+  const backend::CpuOptions cpu_options{.batch_invariant = absl::GetFlag(FLAGS_batch_invariant),
+                                        .bf16_gemm = absl::GetFlag(FLAGS_cpu_bf16_gemm)};
+  for (const absl::Status& s : {backend::CheckDeviceName(absl::GetFlag(FLAGS_device)),
+                                backend::CheckCpuOptions(cpu_options)}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "mot-server: %s\n", std::string(s.message()).c_str());
+      return 1;
+    }
   }
   // config.json alone first (cheap) for the metrics' tower labels; then listen at once, so
   // health checks see NOT_SERVING while the weights load and are verified.
@@ -240,9 +249,8 @@ int Main() {
   // backend and its threads came first).
   ThreadPool pool(absl::GetFlag(FLAGS_threads));
   std::string device_note;
-  absl::StatusOr<std::unique_ptr<backend::Backend>> backend = backend::CreateBackend(
-      absl::GetFlag(FLAGS_device), &pool,
-      backend::CpuOptions{.batch_invariant = absl::GetFlag(FLAGS_batch_invariant)}, &device_note);
+  absl::StatusOr<std::unique_ptr<backend::Backend>> backend =
+      backend::CreateBackend(absl::GetFlag(FLAGS_device), &pool, cpu_options, &device_note);
   if (!backend.ok()) {
     std::fprintf(stderr, "mot-server: %s\n", std::string(backend.status().message()).c_str());
     return 1;

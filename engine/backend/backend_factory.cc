@@ -5,19 +5,33 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/cuda_plugin.h"
+#include "engine/core/status_macros.h"
 
 namespace mot::backend {
 namespace {
 
-std::unique_ptr<Backend> MakeCpu(ThreadPool* pool, const CpuOptions& options) {
+std::unique_ptr<Backend> MakeCpu(ThreadPool* pool, const CpuOptions& options, std::string* note) {
   auto cpu = std::make_unique<cpu::CpuBackend>(pool);
   cpu->set_batch_invariant(options.batch_invariant);
+  if (options.bf16_gemm != "auto") {
+    const std::optional<cpu::CpuBackend::Bf16Gemm> want =
+        cpu::CpuBackend::ParseBf16Gemm(options.bf16_gemm);
+    if (want.has_value()) {
+      cpu->set_bf16_gemm(*want);
+      if (cpu->bf16_gemm() != *want && note != nullptr) {
+        absl::StrAppend(note, "; --cpu_bf16_gemm=", options.bf16_gemm,
+                        ": this CPU (or the ISA level in use) lacks it, using ",
+                        std::string(cpu->name()));
+      }
+    }
+  }
   return cpu;
 }
 
@@ -88,11 +102,27 @@ absl::Status CheckDeviceName(std::string_view device) {
       absl::StrCat("--device: unknown device \"", std::string(device), "\" (cpu, cuda or auto)"));
 }
 
+absl::Status CheckCpuOptions(const CpuOptions& cpu) {
+  if (cpu.bf16_gemm != "auto" && !cpu::CpuBackend::ParseBf16Gemm(cpu.bf16_gemm).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("--cpu_bf16_gemm: unknown path \"",
+                                                   cpu.bf16_gemm, "\" (auto, f32, dot or amx)"));
+  }
+  // The backend reads the variable itself and ignores a value it does not know; a binary
+  // that checks its options refuses it instead.
+  if (const char* env = std::getenv("MOT_CPU_BF16_GEMM");
+      env != nullptr && !cpu::CpuBackend::ParseBf16Gemm(env).has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MOT_CPU_BF16_GEMM: unknown path \"", env, "\" (f32, dot or amx)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view device, ThreadPool* pool,
                                                        const CpuOptions& cpu, std::string* note) {
+  MOT_RETURN_IF_ERROR(CheckCpuOptions(cpu));
   if (device == "cpu") {
     if (note != nullptr) *note = "--device cpu";
-    return MakeCpu(pool, cpu);
+    return MakeCpu(pool, cpu, note);
   }
   if (device == "cuda") {
     absl::StatusOr<std::unique_ptr<Backend>> b = MakeCuda();
@@ -110,7 +140,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view device, 
     if (note != nullptr) {
       *note = absl::StrCat("--device auto: using the CPU (", b.status().message(), ")");
     }
-    return MakeCpu(pool, cpu);
+    return MakeCpu(pool, cpu, note);
   }
   return CheckDeviceName(device);
 }

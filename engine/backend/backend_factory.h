@@ -22,10 +22,18 @@ namespace mot::backend {
 // Options of the CPU backend when it is the one made.
 struct CpuOptions {
   bool batch_invariant = false;
+  // Linear's path for bf16 weights at prefill sizes (CpuBackend::Bf16Gemm): "auto" (the
+  // backend's default, or MOT_CPU_BF16_GEMM), "f32" (converted panels + sgemm), "dot"
+  // (AVX-512 BF16 dot products) or "amx" (AMX tiles). A path the CPU lacks falls back to the
+  // best it has below it, and the note says so.
+  std::string bf16_gemm = "auto";
 };
 
 // InvalidArgument naming the flag's value unless it is cpu, cuda or auto.
 absl::Status CheckDeviceName(std::string_view device);
+
+// InvalidArgument naming --cpu_bf16_gemm's value unless it is auto, f32, dot or amx.
+absl::Status CheckCpuOptions(const CpuOptions& cpu);
 
 // As CheckDeviceName for a bad name; the errors of the device itself otherwise.
 absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view device, ThreadPool* pool,

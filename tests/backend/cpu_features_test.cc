@@ -6,8 +6,10 @@
 #include <optional>
 #include <string>
 
+#include "engine/backend/backend_factory.h"
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/core/thread_pool.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace mot::backend::cpu {
@@ -91,6 +93,38 @@ TEST(CpuFeaturesTest, Bf16GemmDefaultsToAmxAndIsChosenWithinWhatTheCpuHas) {
   unsetenv("MOT_CPU_BF16_GEMM");
   EXPECT_EQ(CpuBackend::ParseBf16Gemm("amx"), Bf16Gemm::kAmx);
   EXPECT_EQ(CpuBackend::ParseBf16Gemm("AMX"), std::nullopt);
+}
+
+// The factory's --cpu_bf16_gemm (CpuOptions::bf16_gemm): a known path is set (or the note
+// says what the CPU gave instead), an unknown one, on the flag or in MOT_CPU_BF16_GEMM, is
+// refused by name.
+TEST(CpuFeaturesTest, FactoryTakesTheBf16GemmOptionAndRefusesUnknownPaths) {
+  using backend::CheckCpuOptions;
+  using backend::CpuOptions;
+  using backend::CreateBackend;
+  using Bf16Gemm = CpuBackend::Bf16Gemm;
+  ThreadPool pool(1);
+  std::string note;
+  auto f32 = CreateBackend("cpu", &pool, CpuOptions{.bf16_gemm = "f32"}, &note);
+  ASSERT_TRUE(f32.ok()) << f32.status();
+  EXPECT_EQ(static_cast<CpuBackend&>(**f32).bf16_gemm(), Bf16Gemm::kF32);
+  EXPECT_EQ(note, "--device cpu");
+  auto amx = CreateBackend("cpu", &pool, CpuOptions{.bf16_gemm = "amx"}, &note);
+  ASSERT_TRUE(amx.ok()) << amx.status();
+  const Bf16Gemm got = static_cast<CpuBackend&>(**amx).bf16_gemm();
+  EXPECT_EQ(got, CpuBackend::AvailableBf16Gemm(static_cast<CpuBackend&>(**amx).isa()));
+  EXPECT_EQ(note.find("lacks it") != std::string::npos, got != Bf16Gemm::kAmx) << note;
+
+  auto bad = CreateBackend("cpu", &pool, CpuOptions{.bf16_gemm = "tiles"}, &note);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), testing::HasSubstr("--cpu_bf16_gemm"));
+  EXPECT_THAT(std::string(bad.status().message()), testing::HasSubstr("tiles"));
+  setenv("MOT_CPU_BF16_GEMM", "bogus", 1);
+  const absl::Status env = CheckCpuOptions(CpuOptions{});
+  unsetenv("MOT_CPU_BF16_GEMM");
+  EXPECT_EQ(env.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(env.message()), testing::HasSubstr("MOT_CPU_BF16_GEMM"));
+  EXPECT_TRUE(CheckCpuOptions(CpuOptions{}).ok());
 }
 
 }  // namespace
