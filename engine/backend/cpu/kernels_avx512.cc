@@ -217,79 +217,104 @@ inline float ExpRun16(float* s, int32_t cnt, float m) {
   return _mm512_reduce_add_ps(sumv);
 }
 
-// One run of `cnt` positions (ForEachKvRun) of one (row, head) for head_dim = 16 * NV:
-// keys/values of dtype T at k/v, `step` bytes apart; qv is the scaled query. Updates the
-// online softmax state (running max, sum, accumulator) as AttentionPairsWith does. Written
-// for the dependency chains rather than the instruction count: the run's maximum is kept
-// in a vector beside the scores (a scalar max loop is one 4-cycle chain per position), and
-// the weighted values go into two accumulator sets, even and odd positions, added at the
-// end of the run (at head_dim 64 one set is four FMA chains, which held the loop at one
-// position per FMA latency). The order is fixed per (row, head), whatever else is batched.
-template <int NV, DType T>
-inline void AttendRun(const __m512* qv, const char* k, const char* v, int64_t step, int32_t cnt,
-                      float* s, float& running_max, float& running_sum, __m512* acc) {
+// One run of `cnt` positions (ForEachKvRun) for NG query heads that share a kv head, at
+// head_dim = 16 * NV: keys/values of dtype T at k/v, `step` bytes apart; qv[g] is head g's
+// scaled query, s[g * kAttentionChunk ...] its scores. Updates each head's online softmax
+// state (running max, sum, accumulator) as AttentionPairsWith does. Each key and value
+// vector is loaded (and converted from 16 bits) once for the NG heads. Written for the
+// dependency chains rather than the instruction count: the run's maximum is kept in a
+// vector beside the scores (a scalar max loop is one 4-cycle chain per position), and the
+// weighted values go into two accumulator sets, even and odd positions, added at the end
+// of the run (at head_dim 64 one set is four FMA chains, which held the loop at one
+// position per FMA latency). A head's arithmetic and its order do not depend on NG or on
+// anything else in the batch.
+template <int NV, int NG, DType T>
+inline void AttendRun(const __m512 (*qv)[NV], const char* k, const char* v, int64_t step,
+                      int32_t cnt, float* s, float* running_max, float* running_sum,
+                      __m512 (*acc)[NV]) {
   int32_t j = 0;
-  __m128 vmax = _mm_set1_ps(-INFINITY);
+  __m128 vmax[NG];
+  for (int g = 0; g < NG; ++g) vmax[g] = _mm_set1_ps(-INFINITY);
   for (; j + 4 <= cnt; j += 4) {
     const char* k0 = k + j * step;
-    const char* k1 = k0 + step;
-    const char* k2 = k1 + step;
-    const char* k3 = k2 + step;
-    __m512 d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps(), d2 = _mm512_setzero_ps(),
-           d3 = _mm512_setzero_ps();
+    __m512 d[NG][4];
+    for (int g = 0; g < NG; ++g) {
+      for (int t = 0; t < 4; ++t) d[g][t] = _mm512_setzero_ps();
+    }
 #pragma GCC unroll 16
     for (int u = 0; u < NV; ++u) {
-      d0 = _mm512_fmadd_ps(qv[u], Load16<T>(k0, 16 * u), d0);
-      d1 = _mm512_fmadd_ps(qv[u], Load16<T>(k1, 16 * u), d1);
-      d2 = _mm512_fmadd_ps(qv[u], Load16<T>(k2, 16 * u), d2);
-      d3 = _mm512_fmadd_ps(qv[u], Load16<T>(k3, 16 * u), d3);
+      __m512 kv[4];
+      for (int t = 0; t < 4; ++t) kv[t] = Load16<T>(k0 + t * step, 16 * u);
+      for (int g = 0; g < NG; ++g) {
+        for (int t = 0; t < 4; ++t) d[g][t] = _mm512_fmadd_ps(qv[g][u], kv[t], d[g][t]);
+      }
     }
-    const __m128 r = Reduce4(d0, d1, d2, d3);
-    vmax = _mm_max_ps(vmax, r);
-    _mm_storeu_ps(s + j, r);
+    for (int g = 0; g < NG; ++g) {
+      const __m128 r = Reduce4(d[g][0], d[g][1], d[g][2], d[g][3]);
+      vmax[g] = _mm_max_ps(vmax[g], r);
+      _mm_storeu_ps(s + g * kAttentionChunk + j, r);
+    }
   }
-  vmax = _mm_max_ps(vmax, _mm_movehl_ps(vmax, vmax));
-  vmax = _mm_max_ss(vmax, _mm_shuffle_ps(vmax, vmax, 1));
-  float chunk_max = _mm_cvtss_f32(vmax);
+  float chunk_max[NG];
+  for (int g = 0; g < NG; ++g) {
+    __m128 m = _mm_max_ps(vmax[g], _mm_movehl_ps(vmax[g], vmax[g]));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    chunk_max[g] = _mm_cvtss_f32(m);
+  }
   for (; j < cnt; ++j) {
     const char* k0 = k + j * step;
-    __m512 d0 = _mm512_setzero_ps();
-#pragma GCC unroll 16
-    for (int u = 0; u < NV; ++u) d0 = _mm512_fmadd_ps(qv[u], Load16<T>(k0, 16 * u), d0);
-    s[j] = _mm512_reduce_add_ps(d0);
-    chunk_max = s[j] > chunk_max ? s[j] : chunk_max;
-  }
-  if (chunk_max > running_max) {
-    const float corr = running_max == -INFINITY ? 0.0f : ExpF(running_max - chunk_max);
-    running_sum *= corr;
-    const __m512 c = _mm512_set1_ps(corr);
-#pragma GCC unroll 16
-    for (int u = 0; u < NV; ++u) acc[u] = _mm512_mul_ps(acc[u], c);
-    running_max = chunk_max;
-  }
-  running_sum += ExpRun16(s, cnt, running_max);
-  __m512 odd[NV];
-#pragma GCC unroll 16
-  for (int u = 0; u < NV; ++u) odd[u] = _mm512_setzero_ps();
-  int32_t i = 0;
-  for (; i + 2 <= cnt; i += 2) {
-    const char* vp = v + i * step;
-    const __m512 w0 = _mm512_set1_ps(s[i]);
-    const __m512 w1 = _mm512_set1_ps(s[i + 1]);
+    __m512 d[NG];
+    for (int g = 0; g < NG; ++g) d[g] = _mm512_setzero_ps();
 #pragma GCC unroll 16
     for (int u = 0; u < NV; ++u) {
-      acc[u] = _mm512_fmadd_ps(w0, Load16<T>(vp, 16 * u), acc[u]);
-      odd[u] = _mm512_fmadd_ps(w1, Load16<T>(vp + step, 16 * u), odd[u]);
+      const __m512 kv = Load16<T>(k0, 16 * u);
+      for (int g = 0; g < NG; ++g) d[g] = _mm512_fmadd_ps(qv[g][u], kv, d[g]);
+    }
+    for (int g = 0; g < NG; ++g) {
+      const float x = _mm512_reduce_add_ps(d[g]);
+      s[g * kAttentionChunk + j] = x;
+      chunk_max[g] = x > chunk_max[g] ? x : chunk_max[g];
     }
   }
-  if (i < cnt) {
-    const char* vp = v + i * step;
-    const __m512 w0 = _mm512_set1_ps(s[i]);
+  for (int g = 0; g < NG; ++g) {
+    if (chunk_max[g] > running_max[g]) {
+      const float corr = running_max[g] == -INFINITY ? 0.0f : ExpF(running_max[g] - chunk_max[g]);
+      running_sum[g] *= corr;
+      const __m512 c = _mm512_set1_ps(corr);
 #pragma GCC unroll 16
-    for (int u = 0; u < NV; ++u) acc[u] = _mm512_fmadd_ps(w0, Load16<T>(vp, 16 * u), acc[u]);
+      for (int u = 0; u < NV; ++u) acc[g][u] = _mm512_mul_ps(acc[g][u], c);
+      running_max[g] = chunk_max[g];
+    }
+    running_sum[g] += ExpRun16(s + g * kAttentionChunk, cnt, running_max[g]);
   }
+  // One 16-wide slice of the values at a time: its even/odd accumulators of the NG heads
+  // stay in registers over the whole run.
 #pragma GCC unroll 16
-  for (int u = 0; u < NV; ++u) acc[u] = _mm512_add_ps(acc[u], odd[u]);
+  for (int u = 0; u < NV; ++u) {
+    __m512 even[NG], odd[NG];
+    for (int g = 0; g < NG; ++g) {
+      even[g] = acc[g][u];
+      odd[g] = _mm512_setzero_ps();
+    }
+    int32_t i = 0;
+    for (; i + 2 <= cnt; i += 2) {
+      const char* vp = v + i * step;
+      const __m512 v0 = Load16<T>(vp, 16 * u);
+      const __m512 v1 = Load16<T>(vp + step, 16 * u);
+      for (int g = 0; g < NG; ++g) {
+        const float* w = s + g * kAttentionChunk + i;
+        even[g] = _mm512_fmadd_ps(_mm512_set1_ps(w[0]), v0, even[g]);
+        odd[g] = _mm512_fmadd_ps(_mm512_set1_ps(w[1]), v1, odd[g]);
+      }
+    }
+    if (i < cnt) {
+      const __m512 v0 = Load16<T>(v + i * step, 16 * u);
+      for (int g = 0; g < NG; ++g) {
+        even[g] = _mm512_fmadd_ps(_mm512_set1_ps(s[g * kAttentionChunk + i]), v0, even[g]);
+      }
+    }
+    for (int g = 0; g < NG; ++g) acc[g][u] = _mm512_add_ps(even[g], odd[g]);
+  }
 }
 
 // Attention for head_dim = 16 * NV: the scaled query and the output accumulator stay in
@@ -331,9 +356,24 @@ void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* 
     ForEachKvRun(a.kv, a.seq[r], AttentionFirstPos(a, r), a.pos[r] + 1, kv_off,
                  [&](DType dtype, const char* k, const char* v, int32_t cnt) {
                    VisitDType(dtype, [&]<DType T>() {
-                     for (int32_t g = 0; g < nh; ++g) {
-                       AttendRun<NV, T>(qv[g], k, v, a.kv.kv_dim * DTypeSize(T), cnt, s,
-                                        running_max[g], running_sum[g], acc[g]);
+                     const int64_t step = a.kv.kv_dim * DTypeSize(T);
+                     // Passes of up to four heads (the score accumulators of four heads x
+                     // four keys fill half the vector registers).
+                     for (int32_t g = 0; g < nh;) {
+                       const int32_t n = nh - g >= 4 ? 4 : nh - g;
+                       auto run = [&]<int NG>() {
+                         AttendRun<NV, NG, T>(qv + g, k, v, step, cnt, s, running_max + g,
+                                              running_sum + g, acc + g);
+                       };
+                       if (n == 4)
+                         run.template operator()<4>();
+                       else if (n == 3)
+                         run.template operator()<3>();
+                       else if (n == 2)
+                         run.template operator()<2>();
+                       else
+                         run.template operator()<1>();
+                       g += n;
                      }
                    });
                  });
