@@ -21,9 +21,7 @@ namespace {
 int64_t ChunkBlocks(int64_t k) {
   return std::max<int64_t>(2, (1 << 20) / (kRowBlock * k * 2) / 2 * 2);
 }
-// Chunks of at least this many input blocks copy the weight panel (see Linear).
-constexpr int64_t kPanelMinBlocks = 8;
-// Depth steps per pass over a chunk on the copied panel: 32 rows x 512 k (32 KiB) in L1.
+// Depth steps per pass over a chunk on a converted panel: 32 rows x 512 k (32 KiB) in L1.
 constexpr int64_t kPanelDepthSteps = 16;
 
 struct alignas(64) TileConfig {
@@ -34,11 +32,10 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// Software prefetch of the next weight panel while the tiles work on this one: a panel
-// (32 rows x k) is one contiguous stretch of the row-major weights, and without it every
-// panel's first touch waited on memory (at m ~ 170, one tower of a three-tower prefill, the
-// tiles ran ~25% slower per flop than at m = 512, whose longer compute per panel hid more
-// of the wait). `per_step` lines per depth step spread the stretch over the panel's work.
+// Software prefetch (into L2) of the next 32 weight rows while the tiles work on these: the
+// 32 rows are one contiguous stretch of the row-major weights, and without it every
+// stretch's first touch waited on memory. `per_step` lines per depth step spread the
+// stretch over the work on the current rows.
 struct Prefetcher {
   const char* next = nullptr;
   const char* end = nullptr;
@@ -183,25 +180,24 @@ void Linear(const uint16_t* packed, int64_t m, int64_t k, const Weights& weights
   ConfigureTiles();
   for (int64_t c0 = 0; c0 < blocks; c0 += chunk) {
     const int64_t c1 = std::min(blocks, c0 + chunk);
-    // With many input blocks per weight panel, copying the panel into tile order pays: its
-    // strided rows (k * 2 bytes apart, often a multiple of 4 KiB) all fall into a few L1
-    // sets, while the copy is read from L1 for a depth chunk of every block. With few
-    // blocks the copy costs more than it saves (measured: m = 32 slower, m = 512 ~20%
-    // faster at k = 2048).
-    // Converted weights always go through the panel.
-    const bool use_panel = c1 - c0 >= kPanelMinBlocks || w == nullptr;
+    // bf16 weights are read in place as A tiles. (Copying each 32-row panel into tile order
+    // first, for chunks of 8+ blocks, measured ~20% faster at m = 512 on hot weights before
+    // the prefetch; with it, no faster there, and in the model, weights coming from memory,
+    // the copies cost: three-tower prefill GEMMs 72-79 -> 54-57 ms without them, one tower's
+    // 52-62 -> 48-53 ms; bench/results/cpu_attention_2026-12-02.md.) Converted weights
+    // (Q8_0/Q4_0) go through a panel in tile order, converted 32 rows at a time.
     const int64_t steps_per_panel = nkb * ((c1 - c0 + 1) / 2);
     Prefetcher pf;
     for (int64_t o = o_begin; o < o_end; o += 32) {
       const int na = o_end - o >= 32 ? 2 : 1;
-      // The next panel's rows (bf16 weights only: converted rows come through to_f32).
+      // The next 32 rows (bf16 weights only: converted rows come through to_f32).
       if (w != nullptr && o + 32 < o_end) {
         pf.Start(w + (o + 32) * k, std::min<int64_t>(32, o_end - o - 32) * w_stride,
                  steps_per_panel);
       } else {
         pf.Start(nullptr, 0, 0);
       }
-      if (!use_panel) {
+      if (w != nullptr) {
         const uint16_t* w0 = w + o * k;
         for (int64_t b = c0; b < c1; b += 2) {
           const int nb = c1 - b >= 2 ? 2 : 1;
@@ -213,23 +209,14 @@ void Linear(const uint16_t* packed, int64_t m, int64_t k, const Weights& weights
         }
         continue;
       }
-      if (w != nullptr) {
-        for (int r = 0; r < 16 * na; ++r) {
-          const uint16_t* src = w + (o + r) * k;
-          for (int64_t kb = 0; kb < nkb; ++kb) {
-            _mm512_store_si512(panel + kb * 1024 + r * 32, _mm512_loadu_si512(src + kb * kDepth));
-          }
-        }
-      } else {
-        weights.to_f32(weights.ctx, o, 16 * na, rows_f32);
-        for (int r = 0; r < 16 * na; ++r) {
-          const float* src = rows_f32 + r * k;
-          for (int64_t kb = 0; kb < nkb; ++kb) {
-            const float* s = src + kb * kDepth;
-            _mm512_store_si512(
-                panel + kb * 1024 + r * 32,
-                (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 16), _mm512_loadu_ps(s)));
-          }
+      weights.to_f32(weights.ctx, o, 16 * na, rows_f32);
+      for (int r = 0; r < 16 * na; ++r) {
+        const float* src = rows_f32 + r * k;
+        for (int64_t kb = 0; kb < nkb; ++kb) {
+          const float* s = src + kb * kDepth;
+          _mm512_store_si512(
+              panel + kb * 1024 + r * 32,
+              (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 16), _mm512_loadu_ps(s)));
         }
       }
       for (int64_t kb0 = 0; kb0 < nkb; kb0 += kPanelDepthSteps) {
