@@ -131,8 +131,14 @@ TEST_P(CpuQuantizedTest, KernelsMatchTheIntegerReferenceOnRandomShapes) {
   const Kernels& k = KernelsFor(GetParam());
   for (DType dtype : kQuantDTypes) {
     for (int64_t m : {1, 2, 3, 4, 5, 7, 8, 9, 13}) {
-      for (auto [out, in] :
-           {std::pair<int64_t, int64_t>{1, 32}, {17, 64}, {37, 96}, {130, 320}, {9, 2048}}) {
+      // 4128 = 129 blocks: two full runs of converted scales (kScaleRun) and a partial one
+      // with an odd block count.
+      for (auto [out, in] : {std::pair<int64_t, int64_t>{1, 32},
+                             {17, 64},
+                             {37, 96},
+                             {130, 320},
+                             {9, 2048},
+                             {5, 4128}}) {
         CheckKernel(IsaName(GetParam()), k.linear_quantized, k, dtype, m, out, in, m % 2 == 1, rng);
       }
     }
@@ -151,6 +157,7 @@ TEST_P(CpuQuantizedTest, VnniKernelMatchesTheReferenceWhereTheCpuHasIt) {
   for (DType dtype : kQuantDTypes) {
     for (int64_t m : {1, 3, 4, 9}) {
       CheckKernel("avx512-vnni", k.linear_quantized_vnni, k, dtype, m, 37, 320, m == 3, rng);
+      CheckKernel("avx512-vnni", k.linear_quantized_vnni, k, dtype, m, 5, 4128, m == 3, rng);
     }
   }
 }
