@@ -101,6 +101,8 @@ ABSL_FLAG(int, reps, 5, "timed repetitions, >= 1");
 ABSL_FLAG(int, warmup, 1, "untimed warm-up repetitions, >= 0");
 ABSL_FLAG(int, threads, 0, "threads (the caller included); 0: one per core");
 ABSL_FLAG(bool, no_fuse, false, "don't fuse the QKV and W1/W3 projections (also --no-fuse)");
+ABSL_FLAG(bool, no_huge_copies, false,
+          "don't copy Wo, W2 and the LM head into huge-page memory at load (read the mapping)");
 ABSL_FLAG(bool, no_oracle, false, "don't run the PyTorch oracle bench (also --no-oracle)");
 ABSL_FLAG(bool, cold_prefill, false,
           "before each timed prefill, read 1 GiB so the weights come from memory and not from "
@@ -128,6 +130,7 @@ struct Options {
   int warmup = 1;
   int threads = 0;
   bool fuse = true;
+  bool huge_copies = true;
   bool oracle = true;
   bool profile = false;
   bool cold_prefill = false;
@@ -352,6 +355,7 @@ absl::Status MeasureKl(const Options& opt, const MotConfig& config, backend::Bac
     MOT_ASSIGN_OR_RETURN(Checkpoint ckpt, Checkpoint::Open(dir, open_options));
     model::MotModelOptions model_options;
     model_options.fuse_projections = opt.fuse;
+    model_options.huge_page_copies = opt.huge_copies;
     MOT_ASSIGN_OR_RETURN(auto ref, model::MotModel::Create(&ckpt, &backend, model_options));
     const int n = opt.kl_positions;
     MOT_ASSIGN_OR_RETURN(auto cache_ref,
@@ -459,6 +463,7 @@ int Run(const Options& opt, const std::string& command) {
     row.towers = config.num_towers();
     model::MotModelOptions model_options;
     model_options.fuse_projections = opt.fuse;
+    model_options.huge_page_copies = opt.huge_copies;
     auto model = model::MotModel::Create(&*ckpt, &backend, model_options);
     if (!model.ok()) {
       std::cerr << model.status() << "\n";
@@ -675,6 +680,7 @@ int Run(const Options& opt, const std::string& command) {
        << absl::StrFormat("%.3g", r.logit_rel_rms) << ".\n";
   }
   md << "Backend " << backend.name() << ", fused QKV/W13: " << (opt.fuse ? "yes" : "no")
+     << ", Wo/W2/LM head copied to huge pages: " << (opt.huge_copies ? "yes" : "no")
      << ". Torch: " << (torch_blas.empty() ? "not run" : torch_blas) << ".\n";
   md << "Commit " << RunCommand(absl::StrCat("git -C ", MOT_SOURCE_DIR, " rev-parse --short HEAD"))
      << ", CPU " << CpuModel() << ", threads " << pool.num_threads() << ", " << date
@@ -785,6 +791,7 @@ int main(int argc, char** argv) {
   opt.warmup = absl::GetFlag(FLAGS_warmup);
   opt.threads = absl::GetFlag(FLAGS_threads);
   opt.fuse = !absl::GetFlag(FLAGS_no_fuse);
+  opt.huge_copies = !absl::GetFlag(FLAGS_no_huge_copies);
   opt.oracle = !absl::GetFlag(FLAGS_no_oracle);
   opt.profile = absl::GetFlag(FLAGS_profile);
   opt.cold_prefill = absl::GetFlag(FLAGS_cold_prefill);

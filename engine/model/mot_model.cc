@@ -99,6 +99,11 @@ WeightRef MotModel::Fuse(const std::vector<WeightRef>& parts) {
   return WeightRef{mem, dtype, rows, cols};
 }
 
+WeightRef MotModel::HugePageCopy(const WeightRef& w) {
+  const WeightRef copy = Fuse({w});
+  return copy.data != nullptr ? copy : w;  // out of memory: keep reading the mapping
+}
+
 absl::Status MotModel::Load(const MotModelOptions& options) {
   MOT_RETURN_IF_ERROR(ValidateMotConfig(config_));
   const SafetensorsFile& file = checkpoint_->weights();
@@ -126,6 +131,7 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
   }
   const int towers = config_.num_towers();
   const bool layer_norm = config_.norm_type == NormType::kLayer;
+  const bool copy = options.huge_page_copies && !backend_->device_memory();
   layers_.assign(static_cast<size_t>(config_.n_layers), std::vector<TowerLayer>(towers));
   for (int i = 0; i < config_.n_layers; ++i) {
     for (int m = 0; m < towers; ++m) {
@@ -164,8 +170,15 @@ absl::Status MotModel::Load(const MotModelOptions& options) {
         t.wqkv = Fuse({t.wq, t.wk, t.wv});
       }
       if (options.fuse_projections && t.w1.dtype == t.w3.dtype) t.w13 = Fuse({t.w1, t.w3});
+      if (copy) {
+        t.wo = HugePageCopy(t.wo);
+        t.w2 = HugePageCopy(t.w2);
+      }
     }
   }
+  // The LM head streams whole every decode step; the embedding table (the same tensor when
+  // tied) is only gathered from, so it stays mapped.
+  if (copy) lm_head_ = HugePageCopy(lm_head_);
   final_norm_.resize(static_cast<size_t>(towers));
   for (int m = 0; m < towers; ++m) {
     MOT_ASSIGN_OR_RETURN(final_norm_[m],

@@ -61,6 +61,11 @@ namespace mot::model {
 struct MotModelOptions {
   // Fuse Wq/Wk/Wv and W1/W3 per tower at load (copies those weights once).
   bool fuse_projections = true;
+  // On a host backend, copy Wo, W2 and the LM head at load into 2 MiB-aligned memory advised
+  // as huge pages, as the fused weights are, so that a decode step streams every GEMM weight
+  // from huge pages (the checkpoint's mmapped pages are 4 KiB: measured slower to stream).
+  // Costs their size in anonymous memory; the mmapped originals become clean page cache.
+  bool huge_page_copies = true;
 };
 
 class MotModel {
@@ -123,7 +128,11 @@ class MotModel {
   // `bias`: whether the norm has a bias tensor (LayerNorm).
   absl::StatusOr<Norm> LoadNorm(const std::string& weight_name, const std::string& bias_name,
                                 bool bias);
+  // The parts' rows, one after another, in new 2 MiB-aligned huge-page-advised memory
+  // (owned by fused_storage_); {} when it cannot be allocated.
   backend::WeightRef Fuse(const std::vector<backend::WeightRef>& parts);
+  // Fuse({w}), or w itself when the copy cannot be allocated.
+  backend::WeightRef HugePageCopy(const backend::WeightRef& w);
   absl::Status Validate(const StepBatch& batch, const kv::KvCache& cache);
   void ApplyNorm(const Norm& norm, const float* x, int64_t rows, int64_t dim, int64_t ldx, float* y,
                  int64_t ldy);
