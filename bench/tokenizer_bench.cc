@@ -10,9 +10,16 @@
 // cut into ~4 KB documents. Figures: mean ± stddev over --reps (default 5) timed
 // repetitions after one warm-up (which fills both word caches).
 //   tokenizer_bench [--reps N] [--mb N] [--python PATH] [--no-python]
-// Prints one Markdown table and its footer.
+//   tokenizer_bench --load_json=PATH [--python PATH] [--no-python]
+// Prints one Markdown table and its footer. --load_json: the peak memory of loading one
+// tokenizer.json (the process's VmHWM after the load minus its VmRSS before, so the file's
+// text, the parsed document and the built tables together), the memory kept afterwards, and
+// the load time, in this process (which does nothing else first) and in a fresh Python
+// process running Tokenizer.from_file (ru_maxrss after minus before), as multiples of the
+// file size.
 // Flags: Abseil, parsed by bench/bench_flags.h (dashed names such as --no-python work; exit
 // 1 for an unknown flag or an unparsable value, 2 for an out-of-range value).
+#include <malloc.h>
 #include <sys/utsname.h>
 #include <time.h>
 
@@ -40,6 +47,9 @@ ABSL_FLAG(double, mb, 8, "size of the English-like text in MB (10^6 bytes), > 0"
 ABSL_FLAG(std::string, python, MOT_PYTHON,
           "interpreter with the Hugging Face `tokenizers` library, runs bench/tokenizer_bench.py");
 ABSL_FLAG(bool, no_python, false, "skip the library columns (our encoder only)");
+ABSL_FLAG(std::string, load_json, "",
+          "instead of encoding: load this tokenizer.json once and report the load's peak "
+          "memory (and time) beside the library's, each in a fresh process");
 
 namespace {
 
@@ -138,6 +148,72 @@ using ::mot::bench::UsageError;
 
 }  // namespace
 
+// /proc/self/status's `key` (VmRSS, VmHWM) in bytes; -1 when absent.
+int64_t ProcStatusBytes(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
+  }
+  return -1;
+}
+
+// --load_json: one table row per side (see the file comment).
+int LoadMemory(const std::string& path, const std::string& python, bool use_python,
+               const std::string& command) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) {
+    std::cerr << path << ": cannot open\n";
+    return 1;
+  }
+  const double file_mib = static_cast<double>(f.tellg()) / (1 << 20);
+  f.close();
+  const int64_t rss0 = ProcStatusBytes("VmRSS");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto tok = TextTokenizer::FromFile(path);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!tok.ok()) {
+    std::cerr << tok.status() << "\n";
+    return 1;
+  }
+  const double peak_mib = static_cast<double>(ProcStatusBytes("VmHWM") - rss0) / (1 << 20);
+  const double kept_mib = static_cast<double>(ProcStatusBytes("VmRSS") - rss0) / (1 << 20);
+  // What mot-server keeps: it calls malloc_trim(0) once loading is done.
+  malloc_trim(0);
+  const double trimmed_mib = static_cast<double>(ProcStatusBytes("VmRSS") - rss0) / (1 << 20);
+  std::printf(
+      "| side | file MiB | load peak MiB | peak / file | kept MiB | kept / file | kept after "
+      "malloc_trim MiB | load ms |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf("| ours | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f |\n", file_mib, peak_mib,
+              peak_mib / file_mib, kept_mib, kept_mib / file_mib, trimmed_mib, seconds * 1e3);
+  std::string library = "not run";
+  if (use_python) {
+    const std::string out = RunCapture("'" + python + "' '" + Src("bench/tokenizer_bench.py") +
+                                       "' --load '" + path + "'");
+    if (out.empty()) {
+      std::printf("| library | %.2f | (python failed) | | | | | |\n", file_mib);
+    } else {
+      const auto j = nlohmann::json::parse(out);
+      library = j["library"].get<std::string>();
+      const double lib_peak = j["peak_kib"].get<double>() / 1024;
+      const double lib_kept = j["kept_kib"].get<double>() / 1024;
+      std::printf("| library | %.2f | %.1f | %.1f | %.1f | %.1f | - | %.0f |\n", file_mib, lib_peak,
+                  lib_peak / file_mib, lib_kept, lib_kept / file_mib,
+                  j["seconds"].get<double>() * 1e3);
+    }
+  }
+  std::printf(
+      "\nPeak: the process's high-water resident memory after the load minus its resident "
+      "memory before (ours: /proc/self/status VmHWM - VmRSS; library: ru_maxrss after - before "
+      "in a fresh Python process, Tokenizer.from_file). Kept: resident after minus before; after "
+      "malloc_trim(0), as mot-server does once loaded, freed heap goes back to the system. "
+      "Library: %s.\nCommand: %s\n",
+      library.c_str(), command.c_str());
+  return 0;
+}
+
 int main(int argc, char** argv) {
   std::string command = argv[0];
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
@@ -153,6 +229,9 @@ int main(int argc, char** argv) {
     UsageError("--mb must be a positive number of MB, got " + std::to_string(mb));
   }
   if (reps < 2) reps = 2;
+  if (const std::string load = absl::GetFlag(FLAGS_load_json); !load.empty()) {
+    return LoadMemory(load, python, use_python, command);
+  }
 
   std::vector<std::string> corpus = ReadJsonl(Src("tests/data/text/corpus.jsonl"));
   const std::vector<std::string> long_inputs = ReadJsonl(Src("tests/data/text/long_inputs.jsonl"));
