@@ -169,7 +169,9 @@ TEST_F(PromptBuilderTest, InterleavedPartsGiveFramedCodesTowersAndPositions) {
   for (size_t i = a + 1; i + 1 < ids.size(); ++i) EXPECT_EQ(prompt->towers[i], 2) << i;
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_EQ(prompt->positions[i], 5 + static_cast<int32_t>(i));
-    if (i < b || (i > b + 5 && i < a)) EXPECT_EQ(prompt->towers[i], 0) << i;
+    if (i < b || (i > b + 5 && i < a)) {
+      EXPECT_EQ(prompt->towers[i], 0) << i;
+    }
   }
 }
 

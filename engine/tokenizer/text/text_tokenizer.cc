@@ -430,23 +430,115 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromFile(
   if (!in.read(text.data(), size)) {
     return absl::DataLossError(absl::StrCat(path, ": short read"));
   }
-  auto tok = FromJson(text, limits);
+  auto tok = FromJsonReleasing(text, &text, limits);
   if (!tok.ok()) return Annotate(tok.status(), path);
   return tok;
 }
 
+namespace {
+
+// model.vocab's entries and model.merges' elements, taken out of the document while it is
+// parsed (ModelListsCallback) instead of being built into it: as a DOM they were a std::map
+// node per token and a json per merge, most of a large file's load peak (a 7.3 MiB, 150k-token
+// file peaked at 13.6x its size; bench/results/tokenizer_load_2026-12-02.md). A merge is kept
+// as parsed: a string, or the json of any other element (a pair, or something invalid that
+// the checks below name).
+struct ModelLists {
+  bool vocab_captured = false;  // model.vocab was an object and its entries are here
+  std::vector<std::pair<std::string, Json>> vocab;
+  bool merges_captured = false;  // model.merges was an array and its elements are here
+  std::vector<std::string> merge_strings;
+  std::vector<Json> merge_others;    // the elements that are not strings
+  std::vector<int64_t> merge_order;  // per element: >= 0 an index into merge_strings,
+                                     // < 0 ~index into merge_others
+};
+
+// The parser callback filling ModelLists: depth 1 is root's keys, 2 model's, 3 the entries
+// of model.vocab / the elements of model.merges. Everything else is kept in the document.
+class ModelListsCallback {
+ public:
+  explicit ModelListsCallback(ModelLists* lists) : lists_(lists) {}
+
+  bool operator()(int depth, Json::parse_event_t event, Json& parsed) {
+    using E = Json::parse_event_t;
+    if (event == E::key && depth <= 2) {
+      (depth == 1 ? key1_ : key2_) = parsed.get<std::string>();
+      return true;
+    }
+    const bool in_model = key1_ == "model";
+    if (depth == 1 && event == E::object_start && in_model) {
+      *lists_ = ModelLists();  // a repeated "model" key: the last one wins, as in the DOM
+      return true;
+    }
+    if (depth == 2 && in_model && (event == E::object_start || event == E::object_end) &&
+        key2_ == "vocab") {
+      vocab_ = event == E::object_start;
+      if (vocab_) {
+        lists_->vocab.clear();
+        lists_->vocab_captured = true;
+      }
+      return true;
+    }
+    if (depth == 2 && in_model && (event == E::array_start || event == E::array_end) &&
+        key2_ == "merges") {
+      merges_ = event == E::array_start;
+      if (merges_) {
+        lists_->merge_strings.clear();
+        lists_->merge_others.clear();
+        lists_->merge_order.clear();
+        lists_->merges_captured = true;
+      }
+      return true;
+    }
+    if (depth != 3 || !(vocab_ || merges_)) return true;
+    const bool complete = event == E::value || event == E::array_end || event == E::object_end;
+    if (vocab_) {
+      if (event == E::key) {
+        vocab_key_ = parsed.get<std::string>();
+        return false;
+      }
+      if (complete) lists_->vocab.emplace_back(std::move(vocab_key_), std::move(parsed));
+      return !complete;
+    }
+    if (complete) {
+      if (parsed.is_string()) {
+        lists_->merge_order.push_back(static_cast<int64_t>(lists_->merge_strings.size()));
+        lists_->merge_strings.push_back(std::move(parsed.get_ref<std::string&>()));
+      } else {
+        lists_->merge_order.push_back(~static_cast<int64_t>(lists_->merge_others.size()));
+        lists_->merge_others.push_back(std::move(parsed));
+      }
+    }
+    return !complete;
+  }
+
+ private:
+  ModelLists* lists_;
+  std::string key1_, key2_, vocab_key_;
+  bool vocab_ = false, merges_ = false;
+};
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
     std::string_view text, const TextTokenizerLimits& limits) {
+  return FromJsonReleasing(text, nullptr, limits);
+}
+
+absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJsonReleasing(
+    std::string_view text, std::string* text_owner, const TextTokenizerLimits& limits) {
   if (text.size() > limits.max_json_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "tokenizer.json: ", text.size(), " bytes, over max_json_bytes=", limits.max_json_bytes));
   }
   Json root;
+  ModelLists lists;
   try {
-    root = Json::parse(text.begin(), text.end());
+    root = Json::parse(text.begin(), text.end(), ModelListsCallback(&lists));
   } catch (const Json::exception& e) {
     return Bad("(document)", absl::StrCat("not valid JSON: ", e.what()));
   }
+  if (text_owner != nullptr) std::string().swap(*text_owner);
   if (!root.is_object()) return Bad("(document)", "must be a JSON object");
 
   std::unique_ptr<TextTokenizer> tok(new TextTokenizer);
@@ -555,49 +647,59 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
     MOT_ASSIGN_OR_RETURN(bool ignore_merges, GetBool(model, "ignore_merges", "model", false));
 
     auto vi = model.find("vocab");
-    if (vi == model.end() || !vi->is_object())
+    if (vi == model.end() || !vi->is_object() || !lists.vocab_captured)
       return Bad("model.vocab", "missing or not an object");
+    // byte-level spelling -> id. First each spelling's last entry (a key repeated in the
+    // file: the last one wins, as when the document held it), then the ids.
+    absl::flat_hash_map<std::string, int32_t> spelled;
+    spelled.reserve(lists.vocab.size());
+    for (size_t e = 0; e < lists.vocab.size(); ++e) {
+      spelled[lists.vocab[e].first] = static_cast<int32_t>(e);
+    }
     std::vector<std::pair<std::string, int32_t>> vocab;
-    vocab.reserve(vi->size());
-    absl::flat_hash_map<std::string, int32_t> spelled;  // byte-level spelling -> id
-    spelled.reserve(vi->size());
-    for (auto it = vi->begin(); it != vi->end(); ++it) {
-      const std::string path = absl::StrCat("model.vocab[\"", it.key(), "\"]");
-      MOT_ASSIGN_OR_RETURN(int32_t id, GetId(it.value(), path));
-      spelled[it.key()] = id;
+    vocab.reserve(lists.vocab.size());
+    for (size_t e = 0; e < lists.vocab.size(); ++e) {
+      const std::string& key = lists.vocab[e].first;
+      auto slot = spelled.find(key);
+      if (slot->second != static_cast<int32_t>(e)) continue;
+      const std::string path = absl::StrCat("model.vocab[\"", key, "\"]");
+      MOT_ASSIGN_OR_RETURN(int32_t id, GetId(lists.vocab[e].second, path));
+      slot->second = id;
       if (tok->spelled_) {
-        if (it.key().empty()) return Bad(path, "an empty token");
-        vocab.emplace_back(it.key(), id);
+        if (key.empty()) return Bad(path, "an empty token");
+        vocab.emplace_back(key, id);
         continue;
       }
-      std::optional<std::string> bytes = ByteLevelToBytes(it.key());
+      std::optional<std::string> bytes = ByteLevelToBytes(key);
       if (bytes && !bytes->empty()) {
         vocab.emplace_back(std::move(*bytes), id);
       } else {
-        if (!tok->opaque_tokens_.emplace(id, it.key()).second) {
+        if (!tok->opaque_tokens_.emplace(id, key).second) {
           return Bad(path, absl::StrCat("id ", id, " is used by two tokens"));
         }
       }
     }
+    lists.vocab = {};
 
     auto mg = model.find("merges");
     std::vector<std::pair<std::string, std::string>> merges;
     if (mg != model.end() && !mg->is_null()) {
-      if (!mg->is_array()) return Bad("model.merges", "must be an array");
-      merges.reserve(mg->size());
-      for (size_t r = 0; r < mg->size(); ++r) {
-        const Json& m = (*mg)[r];
+      if (!mg->is_array() || !lists.merges_captured) return Bad("model.merges", "must be an array");
+      merges.reserve(lists.merge_order.size());
+      for (size_t r = 0; r < lists.merge_order.size(); ++r) {
+        const int64_t at = lists.merge_order[r];
         const std::string path = absl::StrCat("model.merges[", r, "]");
         std::string a, b;
-        if (m.is_string()) {
-          const std::string s = m.get<std::string>();
+        if (at >= 0) {
+          const std::string& s = lists.merge_strings[static_cast<size_t>(at)];
           const size_t sp = s.find(' ');
           if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
             return Bad(path, "a merge string must be two tokens separated by one space");
           }
           a = s.substr(0, sp);
           b = s.substr(sp + 1);
-        } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+        } else if (const Json& m = lists.merge_others[static_cast<size_t>(~at)];
+                   m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
           a = m[0].get<std::string>();
           b = m[1].get<std::string>();
         } else {
@@ -622,6 +724,7 @@ absl::StatusOr<std::unique_ptr<TextTokenizer>> TextTokenizer::FromJson(
         merges.emplace_back(std::move(*ra), std::move(*rb));
       }
     }
+    lists = ModelLists();
     BpeOptions unknown;
     unknown.fuse_unk = tok->fuse_unk_;
     unknown.char_units = tok->spelled_;

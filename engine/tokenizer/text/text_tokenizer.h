@@ -158,6 +158,10 @@ class TextTokenizer {
   absl::Status Save(const std::string& path) const;
 
  private:
+  // FromJson; when `text_owner` is set (it holds `json`), it is emptied once the document is
+  // parsed, so the file's text is not resident while the tables are built.
+  static absl::StatusOr<std::unique_ptr<TextTokenizer>> FromJsonReleasing(
+      std::string_view json, std::string* text_owner, const TextTokenizerLimits& limits);
   struct Match {
     size_t start, end;  // byte span in the text
     int32_t id;         // -1: plain text

@@ -160,6 +160,45 @@ TEST(TextTokenizerTest, MergesAcceptBothSpellings) {
   EXPECT_THAT(*(*strings)->Encode("abc"), ElementsAre(257));
 }
 
+// model.vocab and model.merges are taken out of the document as it is parsed (to keep the
+// load's peak memory down): the result must be what the document said, element by element.
+TEST(TextTokenizerTest, VocabAndMergesParsedOutsideTheDocumentKeepTheirMeaning) {
+  nlohmann::json j = nlohmann::json::parse(MakeTiny({{"a", "b"}, {"ab", "c"}})->ToJson());
+  // Both merge spellings in one list.
+  j["model"]["merges"] = nlohmann::json::array({"a b", nlohmann::json::array({"ab", "c"})});
+  auto mixed = TextTokenizer::FromJson(j.dump());
+  ASSERT_THAT(mixed, IsOk());
+  EXPECT_THAT(*(*mixed)->Encode("abc"), ElementsAre(257));
+
+  // A vocabulary key written twice: the last entry wins, as in a parsed document.
+  std::string text = j.dump();
+  const std::string entry = "\"abc\":257";
+  const size_t at = text.find(entry);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.insert(at, "\"abc\":999,");
+  auto twice = TextTokenizer::FromJson(text);
+  ASSERT_THAT(twice, IsOk());
+  EXPECT_THAT(*(*twice)->Encode("abc"), ElementsAre(257));
+
+  // Bad elements are still named by their index and key.
+  j["model"]["merges"] = nlohmann::json::array({"a b", 7});
+  EXPECT_THAT(TextTokenizer::FromJson(j.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.merges[1]")));
+  j["model"]["merges"] = nlohmann::json::array({"a b", nlohmann::json::array({"ab", "c", "d"})});
+  EXPECT_THAT(TextTokenizer::FromJson(j.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.merges[1]")));
+  j["model"]["merges"] = {{"x", "y"}};
+  EXPECT_THAT(TextTokenizer::FromJson(j.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.merges")));
+  j = nlohmann::json::parse(MakeTiny({{"a", "b"}})->ToJson());
+  j["model"]["vocab"]["ab"] = "x";
+  EXPECT_THAT(TextTokenizer::FromJson(j.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.vocab[\"ab\"]")));
+  j["model"]["vocab"] = nlohmann::json::array({1, 2});
+  EXPECT_THAT(TextTokenizer::FromJson(j.dump()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("model.vocab")));
+}
+
 TEST(TextTokenizerTest, SequenceOfOneByteLevelIsAccepted) {
   nlohmann::json j = LibraryJson();
   const nlohmann::json bl = j["pre_tokenizer"];
