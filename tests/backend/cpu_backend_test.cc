@@ -507,7 +507,10 @@ TEST_P(CpuBackendTest, StoreKvWritesItsSlotsInEachPoolDType) {
 
 TEST_P(CpuBackendTest, AttentionOverMixedDTypePoolsMatchesReference) {
   std::mt19937 rng(14);
-  const AttentionCase cases[] = {{4, 4, 64}, {8, 4, 64}, {8, 2, 128}, {4, 1, 6}, {2, 2, 130}};
+  // Query heads per kv head 1, 2, 3, 4, 5 and 8: the AVX-512 and AVX2 kernels for head
+  // sizes 64 and 128 run them in passes of up to 4 and 2 heads.
+  const AttentionCase cases[] = {{4, 4, 64},  {8, 4, 64},  {8, 2, 128}, {4, 1, 6},  {2, 2, 130},
+                                 {12, 4, 64}, {6, 2, 128}, {5, 1, 64},  {8, 1, 128}};
   const std::vector<std::vector<DType>> pool_sets = {
       {DType::kF32}, {DType::kBF16, DType::kF32, DType::kF16}, {DType::kF16}};
   for (const AttentionCase& c : cases) {

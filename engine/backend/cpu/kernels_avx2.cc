@@ -271,8 +271,189 @@ struct Avx2AttentionOps {
   }
 };
 
+// s[j] = e^(s[j] - m) for j < cnt, returning their sum: Avx2AttentionOps::ExpRun.
+inline float ExpRun8(float* s, int32_t cnt, float m) { return Avx2AttentionOps::ExpRun(s, cnt, m); }
+
+// The scores of four keys for one head, from their 8-lane accumulators: two hadds and the
+// halves added, the reduction order of Avx2AttentionOps::DotRun.
+inline __m128 Reduce4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// The AVX-512 kernel's AttendRun (kernels_avx512.cc) on 8-lane vectors, head_dim = 8 * NV
+// (NV even), for NG <= 2 query heads of one kv head (16 vector registers: the scores of two heads x
+// four keys take eight): each key and value vector loaded and converted once for the NG heads; the
+// run's maximum in a vector; the weighted values in 16-wide slices, even and odd positions in
+// separate accumulators. A head's arithmetic does not depend on NG.
+template <int NV, int NG, DType T>
+inline void AttendRun8(const __m256 (*qv)[NV], const char* k, const char* v, int64_t step,
+                       int32_t cnt, float* s, float* running_max, float* running_sum,
+                       __m256 (*acc)[NV]) {
+  int32_t j = 0;
+  __m128 vmax[NG];
+  for (int g = 0; g < NG; ++g) vmax[g] = _mm_set1_ps(-INFINITY);
+  for (; j + 4 <= cnt; j += 4) {
+    const char* k0 = k + j * step;
+    __m256 d[NG][4];
+    for (int g = 0; g < NG; ++g) {
+      for (int t = 0; t < 4; ++t) d[g][t] = _mm256_setzero_ps();
+    }
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) {
+      __m256 kv[4];
+      for (int t = 0; t < 4; ++t) kv[t] = Load8<T>(k0 + t * step, 8 * u);
+      for (int g = 0; g < NG; ++g) {
+        for (int t = 0; t < 4; ++t) d[g][t] = _mm256_fmadd_ps(qv[g][u], kv[t], d[g][t]);
+      }
+    }
+    for (int g = 0; g < NG; ++g) {
+      const __m128 r = Reduce4x8(d[g][0], d[g][1], d[g][2], d[g][3]);
+      vmax[g] = _mm_max_ps(vmax[g], r);
+      _mm_storeu_ps(s + g * kAttentionChunk + j, r);
+    }
+  }
+  float chunk_max[NG];
+  for (int g = 0; g < NG; ++g) {
+    __m128 m = _mm_max_ps(vmax[g], _mm_movehl_ps(vmax[g], vmax[g]));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    chunk_max[g] = _mm_cvtss_f32(m);
+  }
+  for (; j < cnt; ++j) {
+    const char* k0 = k + j * step;
+    __m256 d[NG];
+    for (int g = 0; g < NG; ++g) d[g] = _mm256_setzero_ps();
+#pragma GCC unroll 16
+    for (int u = 0; u < NV; ++u) {
+      const __m256 kv = Load8<T>(k0, 8 * u);
+      for (int g = 0; g < NG; ++g) d[g] = _mm256_fmadd_ps(qv[g][u], kv, d[g]);
+    }
+    for (int g = 0; g < NG; ++g) {
+      const float x = _mm_cvtss_f32(Reduce4x8(d[g], d[g], d[g], d[g]));
+      s[g * kAttentionChunk + j] = x;
+      chunk_max[g] = x > chunk_max[g] ? x : chunk_max[g];
+    }
+  }
+  for (int g = 0; g < NG; ++g) {
+    if (chunk_max[g] > running_max[g]) {
+      const float corr = running_max[g] == -INFINITY ? 0.0f : ExpF(running_max[g] - chunk_max[g]);
+      running_sum[g] *= corr;
+      const __m256 c = _mm256_set1_ps(corr);
+#pragma GCC unroll 16
+      for (int u = 0; u < NV; ++u) acc[g][u] = _mm256_mul_ps(acc[g][u], c);
+      running_max[g] = chunk_max[g];
+    }
+    running_sum[g] += ExpRun8(s + g * kAttentionChunk, cnt, running_max[g]);
+  }
+  // Two 8-wide slices (one 64-byte line of f32 values) per pass over the run: a pass per
+  // 8-wide slice read each line twice, and at 4 KiB between positions (8 f32 KV heads of
+  // 128) the second read missed L1.
+  for (int u = 0; u < NV; u += 2) {
+    __m256 even[NG][2], odd[NG][2];
+    for (int g = 0; g < NG; ++g) {
+      for (int h = 0; h < 2; ++h) {
+        even[g][h] = acc[g][u + h];
+        odd[g][h] = _mm256_setzero_ps();
+      }
+    }
+    int32_t i = 0;
+    for (; i + 2 <= cnt; i += 2) {
+      const char* vp = v + i * step;
+      __m256 v0[2], v1[2];
+      for (int h = 0; h < 2; ++h) {
+        v0[h] = Load8<T>(vp, 8 * (u + h));
+        v1[h] = Load8<T>(vp + step, 8 * (u + h));
+      }
+      for (int g = 0; g < NG; ++g) {
+        const float* w = s + g * kAttentionChunk + i;
+        const __m256 w0 = _mm256_broadcast_ss(w), w1 = _mm256_broadcast_ss(w + 1);
+        for (int h = 0; h < 2; ++h) {
+          even[g][h] = _mm256_fmadd_ps(w0, v0[h], even[g][h]);
+          odd[g][h] = _mm256_fmadd_ps(w1, v1[h], odd[g][h]);
+        }
+      }
+    }
+    if (i < cnt) {
+      const char* vp = v + i * step;
+      for (int h = 0; h < 2; ++h) {
+        const __m256 v0 = Load8<T>(vp, 8 * (u + h));
+        for (int g = 0; g < NG; ++g) {
+          even[g][h] =
+              _mm256_fmadd_ps(_mm256_broadcast_ss(s + g * kAttentionChunk + i), v0, even[g][h]);
+        }
+      }
+    }
+    for (int g = 0; g < NG; ++g) {
+      for (int h = 0; h < 2; ++h) acc[g][u + h] = _mm256_add_ps(even[g][h], odd[g][h]);
+    }
+  }
+}
+
+// Attention for head_dim = 8 * NV (64, 128), as the AVX-512 AttentionPairsT: the pairs of
+// one row that share a kv head go together, in passes of up to two heads.
+template <int NV>
+void AttentionPairsT8(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
+  constexpr int32_t kMaxGroup = 8;
+  const int32_t group = a.n_heads / a.n_kv_heads;
+  constexpr int32_t kHd = 8 * NV;
+  float* s = scratch;
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  __m256 qv[kMaxGroup][NV];
+  __m256 acc[kMaxGroup][NV];
+  float running_max[kMaxGroup];
+  float running_sum[kMaxGroup];
+  for (int64_t idx = begin; idx < end;) {
+    const int64_t r = idx / a.n_heads;
+    const int32_t h0 = static_cast<int32_t>(idx % a.n_heads);
+    const int32_t kvh = h0 / group;
+    const int64_t idx_end =
+        std::min({end, r * a.n_heads + int64_t{kvh + 1} * group, idx + kMaxGroup});
+    const int32_t nh = static_cast<int32_t>(idx_end - idx);
+    const int64_t kv_off = static_cast<int64_t>(kvh) * kHd;
+    for (int32_t g = 0; g < nh; ++g) {
+      const float* q = a.q + r * a.ldq + static_cast<int64_t>(h0 + g) * kHd;
+      for (int u = 0; u < NV; ++u) {
+        qv[g][u] = _mm256_mul_ps(_mm256_loadu_ps(q + 8 * u), scale);
+        acc[g][u] = _mm256_setzero_ps();
+      }
+      running_max[g] = -INFINITY;
+      running_sum[g] = 0.0f;
+    }
+    ForEachKvRun(a.kv, a.seq[r], AttentionFirstPos(a, r), a.pos[r] + 1, kv_off,
+                 [&](DType dtype, const char* k, const char* v, int32_t cnt) {
+                   VisitDType(dtype, [&]<DType T>() {
+                     const int64_t step = a.kv.kv_dim * DTypeSize(T);
+                     for (int32_t g = 0; g < nh;) {
+                       if (nh - g >= 2) {
+                         AttendRun8<NV, 2, T>(qv + g, k, v, step, cnt, s, running_max + g,
+                                              running_sum + g, acc + g);
+                         g += 2;
+                       } else {
+                         AttendRun8<NV, 1, T>(qv + g, k, v, step, cnt, s, running_max + g,
+                                              running_sum + g, acc + g);
+                         g += 1;
+                       }
+                     }
+                   });
+                 });
+    for (int32_t g = 0; g < nh; ++g) {
+      float* out = a.out + r * a.ldo + static_cast<int64_t>(h0 + g) * kHd;
+      const __m256 inv = _mm256_set1_ps(1.0f / running_sum[g]);
+      for (int u = 0; u < NV; ++u) _mm256_storeu_ps(out + 8 * u, _mm256_mul_ps(acc[g][u], inv));
+    }
+    idx = idx_end;
+  }
+}
+
 void AttentionPairs(const AttentionArgs& a, int64_t begin, int64_t end, float* scratch) {
-  AttentionPairsWith<Avx2AttentionOps>(a, begin, end, scratch);
+  switch (a.head_dim) {
+    case 64:
+      return AttentionPairsT8<8>(a, begin, end, scratch);
+    case 128:
+      return AttentionPairsT8<16>(a, begin, end, scratch);
+    default:
+      return AttentionPairsWith<Avx2AttentionOps>(a, begin, end, scratch);
+  }
 }
 
 // LinearQuantized: vpmaddubsw + vpmaddwd integer dot products.
