@@ -30,7 +30,7 @@
 //     Q8_0/Q4_0: the GEMM weights quantized from the f32 random weights, as mot-quantize
 //     does; embeddings and norms f32). The bound counts the bytes actually read (blocks
 //     with their scales). --threads=0: one per core. --prompt, --decode, --reps >= 1,
-//     --warmup >= 0, prompt + decode <= 2048.
+//     --warmup >= 0, prompt + decode <= 8192 (the random configs' max_seq_len).
 //   --kl_positions=N (0: off): for every row whose dtype is not bf16, the same random model
 //     in bf16 and in the row's dtype decode the same N tokens one by one (the decode path);
 //     the footer gives the mean and max KL(p_bf16 || p_row) of the next-token distributions,
@@ -161,7 +161,7 @@ std::string Fmt(const Stats& s) { return absl::StrFormat("%.1f ± %.1f", s.mean,
 bool MakeConfig(const std::string& size, MotConfig* c) {
   c->norm_eps = 1e-5f;
   c->rope_theta = 10000.0f;
-  c->max_seq_len = 2048;
+  c->max_seq_len = 8192;  // long enough to measure decode at 8k positions (issue 18 item 4)
   c->norm_placement = NormPlacement::kPre;
   c->norm_type = NormType::kRms;
   c->qk_norm = false;
@@ -814,13 +814,13 @@ int main(int argc, char** argv) {
       mot::bench::UsageError(absl::StrCat("--", name, "=", value, ": must be >= ", min));
     }
   }
-  if (opt.kl_positions > 2048) {
+  if (opt.kl_positions > 8192) {
     mot::bench::UsageError(absl::StrCat("--kl_positions=", opt.kl_positions,
-                                        ": must be <= 2048 (the models' max_seq_len)"));
+                                        ": must be <= 8192 (the models' max_seq_len)"));
   }
-  if (opt.checkpoint.empty() && opt.prompt + opt.decode > 2048) {
+  if (opt.checkpoint.empty() && opt.prompt + opt.decode > 8192) {
     mot::bench::UsageError(absl::StrCat("--prompt + --decode = ", opt.prompt + opt.decode,
-                                        ": must be <= 2048 (the models' max_seq_len)"));
+                                        ": must be <= 8192 (the models' max_seq_len)"));
   }
   return mot::bench::Run(opt, command);
 }

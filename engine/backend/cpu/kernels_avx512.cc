@@ -231,12 +231,21 @@ inline float ExpRun16(float* s, int32_t cnt, float m) {
 template <int NV, int NG, DType T>
 inline void AttendRun(const __m512 (*qv)[NV], const char* k, const char* v, int64_t step,
                       int32_t cnt, float* s, float* running_max, float* running_sum,
-                      __m512 (*acc)[NV]) {
+                      __m512 (*acc)[NV], bool prefetch) {
   int32_t j = 0;
   __m128 vmax[NG];
   for (int g = 0; g < NG; ++g) vmax[g] = _mm_set1_ps(-INFINITY);
   for (; j + 4 <= cnt; j += 4) {
     const char* k0 = k + j * step;
+    // Keys kKvAhead positions ahead, and these keys' values (read after the run's scores):
+    // one head's slice of a position is a few lines at a stride of a whole position, a
+    // pattern the hardware prefetchers follow poorly, so a decode step at 8k positions
+    // streamed its KV at a third of the read bandwidth. Not for a row whose sequence the
+    // previous row read (a prefill chunk: the cache is already near).
+    for (int t = 0; prefetch && t < 4; ++t) {
+      PrefetchSlice<16 * NV * DTypeSize(T)>(k0 + (t + kKvAhead) * step);
+      PrefetchSlice<16 * NV * DTypeSize(T)>(v + (j + t) * step);
+    }
     __m512 d[NG][4];
     for (int g = 0; g < NG; ++g) {
       for (int t = 0; t < 4; ++t) d[g][t] = _mm512_setzero_ps();
@@ -343,6 +352,7 @@ void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* 
         std::min({end, r * a.n_heads + int64_t{kvh + 1} * group, idx + kMaxGroup});
     const int32_t nh = static_cast<int32_t>(idx_end - idx);
     const int64_t kv_off = static_cast<int64_t>(kvh) * kHd;
+    const bool prefetch = r == 0 || a.seq[r - 1] != a.seq[r];
     for (int32_t g = 0; g < nh; ++g) {
       const float* q = a.q + r * a.ldq + static_cast<int64_t>(h0 + g) * kHd;
 #pragma GCC unroll 16
@@ -363,7 +373,7 @@ void AttentionPairsT(const AttentionArgs& a, int64_t begin, int64_t end, float* 
                        const int32_t n = nh - g >= 4 ? 4 : nh - g;
                        auto run = [&]<int NG>() {
                          AttendRun<NV, NG, T>(qv + g, k, v, step, cnt, s, running_max + g,
-                                              running_sum + g, acc + g);
+                                              running_sum + g, acc + g, prefetch);
                        };
                        if (n == 4)
                          run.template operator()<4>();
