@@ -158,6 +158,14 @@ inline __m256 Exp8(__m256 x) {
 // Attention's inner loops with 8-wide loads (f16 by vcvtph2ps, bf16 by a shift) and two
 // accumulators for the dot product. For f32 this measured 0-25% faster than the portable
 // `omp simd` loops (1024-2048 positions, head_dim 64, one thread, min CPU time).
+// The scores of four keys, from their 8-lane accumulators: [a0 pairs, a1 pairs | ...] ->
+// [sum a0 lo, a1 lo, a2 lo, a3 lo | the high halves], then the halves added. One order for
+// every key, whichever kernel scores it.
+inline __m128 Reduce4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
 struct Avx2AttentionOps {
   // s[j] = e^(s[j] - m) for j < cnt; returns their sum (8 lanes, then the lane sum).
   static float ExpRun(float* s, int32_t cnt, float m) {
@@ -227,9 +235,7 @@ struct Avx2AttentionOps {
         a2 = _mm256_fmadd_ps(qv, Load8<T>(k2, d), a2);
         a3 = _mm256_fmadd_ps(qv, Load8<T>(k3, d), a3);
       }
-      // [a0 pairs, a1 pairs | ...] -> [sum a0 lo, a1 lo, a2 lo, a3 lo | the high halves].
-      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-      _mm_storeu_ps(s + j, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+      _mm_storeu_ps(s + j, Reduce4x8(a0, a1, a2, a3));
     }
     for (; j < cnt; ++j) {
       const char* k0 = k + j * step;
@@ -237,8 +243,7 @@ struct Avx2AttentionOps {
       for (int32_t d = 0; d < hd; d += 8) {
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), Load8<T>(k0, d), a0);
       }
-      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a0), _mm256_hadd_ps(a0, a0));
-      s[j] = _mm_cvtss_f32(_mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+      s[j] = _mm_cvtss_f32(Reduce4x8(a0, a0, a0, a0));
     }
   }
   // The run's weighted values with the accumulator in registers, 32 dimensions at a time:
@@ -270,16 +275,6 @@ struct Avx2AttentionOps {
     }
   }
 };
-
-// s[j] = e^(s[j] - m) for j < cnt, returning their sum: Avx2AttentionOps::ExpRun.
-inline float ExpRun8(float* s, int32_t cnt, float m) { return Avx2AttentionOps::ExpRun(s, cnt, m); }
-
-// The scores of four keys for one head, from their 8-lane accumulators: two hadds and the
-// halves added, the reduction order of Avx2AttentionOps::DotRun.
-inline __m128 Reduce4x8(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
-  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-}
 
 // The AVX-512 kernel's AttendRun (kernels_avx512.cc) on 8-lane vectors, head_dim = 8 * NV
 // (NV even), for NG <= 2 query heads of one kv head (16 vector registers: the scores of two heads x
@@ -352,7 +347,7 @@ inline void AttendRun8(const __m256 (*qv)[NV], const char* k, const char* v, int
       for (int u = 0; u < NV; ++u) acc[g][u] = _mm256_mul_ps(acc[g][u], c);
       running_max[g] = chunk_max[g];
     }
-    running_sum[g] += ExpRun8(s + g * kAttentionChunk, cnt, running_max[g]);
+    running_sum[g] += Avx2AttentionOps::ExpRun(s + g * kAttentionChunk, cnt, running_max[g]);
   }
   // Two 8-wide slices (one 64-byte line of f32 values) per pass over the run: a pass per
   // 8-wide slice read each line twice, and at 4 KiB between positions (8 f32 KV heads of
